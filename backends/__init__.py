@@ -1,0 +1,1 @@
+"""Backends: renderers from a Schedule to source files, and BACKENDS, the registry."""

@@ -1,0 +1,290 @@
+"""Signatures of every IR op: input arity, attributes with defaults, and output type inference.
+
+Conventions shared by the interpreter, every pass and every backend:
+- images are NCHW, convolution weights OIHW (groups split I), linear weights [out, in] (y = x @ W.T + b);
+- `padding` of CONV2D / pools is (top, left, bottom, right); PAD's `pads` is ((before, after), ...) for every dim;
+- axes are non-negative after capture; reductions take a tuple `axes` and `keepdim`;
+- binary elementwise ops broadcast like numpy; integer division is not defined (DIV is float only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from edgelower.ir import DType, Op, TensorType
+
+Infer = Callable[[Sequence[TensorType], Mapping[str, Any]], list[TensorType]]
+
+
+class IRError(ValueError):
+    """A malformed graph or node; the message names the node."""
+
+
+@dataclass(frozen=True)
+class OpSignature:
+    min_inputs: int
+    max_inputs: int
+    attrs: Mapping[str, Any]  # name -> default (REQUIRED when it has none)
+    infer: Infer
+
+
+REQUIRED = object()
+
+
+def _same(ins, attrs):
+    return [ins[0]]
+
+
+def _float_same(ins, attrs):
+    return [TensorType(ins[0].shape, DType.FLOAT32)]
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError as e:
+        raise IRError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from e
+
+
+def _binary(ins, attrs):
+    if ins[0].dtype != ins[1].dtype:
+        raise IRError(f"operand dtypes differ: {ins[0].dtype.value} and {ins[1].dtype.value}")
+    return [TensorType(broadcast_shapes(ins[0].shape, ins[1].shape), ins[0].dtype)]
+
+
+def pool_out(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1,
+             ceil_mode: bool = False) -> int:
+    span = size + pad_lo + pad_hi - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad_lo:  # PyTorch: the last window must start inside the input
+        out -= 1
+    return out
+
+
+def _conv2d(ins, attrs):
+    x, w = ins[0], ins[1]
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise IRError(f"conv2d wants 4-d input and weight, got {x.shape} and {w.shape}")
+    n, c, h, wd = x.shape
+    o, ci, kh, kw = w.shape
+    groups = attrs["groups"]
+    if c != ci * groups or o % groups:
+        raise IRError(f"conv2d channels: input {c}, weight {w.shape}, groups {groups}")
+    if len(ins) == 3 and ins[2].shape != (o,):
+        raise IRError(f"conv2d bias shape {ins[2].shape} != ({o},)")
+    (sh, sw), (dh, dw), (pt, pl, pb, pr) = attrs["stride"], attrs["dilation"], attrs["padding"]
+    oh, ow = pool_out(h, kh, sh, pt, pb, dh), pool_out(wd, kw, sw, pl, pr, dw)
+    if oh <= 0 or ow <= 0:
+        raise IRError(f"conv2d output would be empty ({oh}x{ow})")
+    return [TensorType((n, o, oh, ow), x.dtype)]
+
+
+def _linear(ins, attrs):
+    x, w = ins[0], ins[1]
+    if len(w.shape) != 2 or x.shape[-1] != w.shape[1]:
+        raise IRError(f"linear: input {x.shape} against weight {w.shape}")
+    if len(ins) == 3 and ins[2].shape != (w.shape[0],):
+        raise IRError(f"linear bias shape {ins[2].shape} != ({w.shape[0]},)")
+    return [TensorType(x.shape[:-1] + (w.shape[0],), x.dtype)]
+
+
+def _matmul(ins, attrs):
+    a, b = ins
+    if len(a.shape) < 2 or len(b.shape) < 2 or a.shape[-1] != b.shape[-2]:
+        raise IRError(f"matmul: {a.shape} @ {b.shape}")
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return [TensorType(batch + (a.shape[-2], b.shape[-1]), a.dtype)]
+
+
+def _pool2d(ins, attrs):
+    x = ins[0]
+    if len(x.shape) != 4:
+        raise IRError(f"pool2d wants a 4-d input, got {x.shape}")
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    dh, dw = attrs.get("dilation", (1, 1))
+    oh = pool_out(h, kh, sh, pt, pb, dh, attrs["ceil_mode"])
+    ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
+    if oh <= 0 or ow <= 0:
+        raise IRError(f"pool2d output would be empty ({oh}x{ow})")
+    return [TensorType((n, c, oh, ow), x.dtype)]
+
+
+def _reduce(ins, attrs):
+    shape, axes = ins[0].shape, attrs["axes"]
+    if any(not 0 <= a < len(shape) for a in axes) or len(set(axes)) != len(axes):
+        raise IRError(f"reduction axes {axes} invalid for shape {shape}")
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape)) if attrs["keepdim"] else \
+        tuple(d for i, d in enumerate(shape) if i not in axes)
+    return [TensorType(out, ins[0].dtype)]
+
+
+def _reshape(ins, attrs):
+    shape = tuple(attrs["shape"])
+    if math.prod(shape) != ins[0].numel or any(d < 0 for d in shape):
+        raise IRError(f"reshape {ins[0].shape} -> {shape} changes the element count")
+    return [TensorType(shape, ins[0].dtype)]
+
+
+def _permute(ins, attrs):
+    perm = tuple(attrs["perm"])
+    if sorted(perm) != list(range(len(ins[0].shape))):
+        raise IRError(f"permute {perm} is not a permutation of {len(ins[0].shape)} axes")
+    return [TensorType(tuple(ins[0].shape[p] for p in perm), ins[0].dtype)]
+
+
+def _concat(ins, attrs):
+    axis, first = attrs["axis"], ins[0]
+    for t in ins[1:]:
+        if len(t.shape) != len(first.shape) or t.dtype != first.dtype or any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            raise IRError(f"concat along {axis}: {[x.shape for x in ins]}")
+    if not 0 <= axis < len(first.shape):
+        raise IRError(f"concat axis {axis} out of range for {first.shape}")
+    shape = list(first.shape)
+    shape[axis] = sum(t.shape[axis] for t in ins)
+    return [TensorType(tuple(shape), first.dtype)]
+
+
+def slice_len(size: int, start: int, end: int, step: int) -> int:
+    return len(range(*slice(start, end, step).indices(size)))
+
+
+def _slice(ins, attrs):
+    shape, axis = list(ins[0].shape), attrs["axis"]
+    if not 0 <= axis < len(shape) or attrs["step"] < 1 or not 0 <= attrs["start"] <= attrs["end"] <= shape[axis]:
+        raise IRError(f"slice axis={axis} [{attrs['start']}:{attrs['end']}:{attrs['step']}] invalid for {tuple(shape)}")
+    shape[axis] = slice_len(shape[axis], attrs["start"], attrs["end"], attrs["step"])
+    if shape[axis] == 0:
+        raise IRError("slice is empty")
+    return [TensorType(tuple(shape), ins[0].dtype)]
+
+
+def _expand(ins, attrs):
+    shape = tuple(attrs["shape"])
+    if broadcast_shapes(ins[0].shape, shape) != shape:
+        raise IRError(f"expand {ins[0].shape} -> {shape} is not a broadcast")
+    return [TensorType(shape, ins[0].dtype)]
+
+
+def _pad(ins, attrs):
+    pads = attrs["pads"]
+    if len(pads) != len(ins[0].shape) or any(lo < 0 or hi < 0 for lo, hi in pads):
+        raise IRError(f"pad {pads} for shape {ins[0].shape}: one non-negative (before, after) per dim")
+    return [TensorType(tuple(d + lo + hi for d, (lo, hi) in zip(ins[0].shape, pads)), ins[0].dtype)]
+
+
+def _upsample(ins, attrs):
+    n, c, _, _ = ins[0].shape
+    oh, ow = attrs["size"]
+    return [TensorType((n, c, oh, ow), ins[0].dtype)]
+
+
+def _gather(ins, attrs):
+    table, idx = ins
+    if idx.dtype not in (DType.INT64, DType.INT32) or len(table.shape) != 2:
+        raise IRError(f"gather wants a 2-d table and integer indices, got {table} and {idx}")
+    return [TensorType(idx.shape + table.shape[1:], table.dtype)]
+
+
+def _axis_same(ins, attrs):
+    if not 0 <= attrs["axis"] < len(ins[0].shape):
+        raise IRError(f"axis {attrs['axis']} out of range for {ins[0].shape}")
+    return [ins[0]]
+
+
+def _layer_norm(ins, attrs):
+    k = attrs["normalized_ndim"]
+    for t in ins[1:]:
+        if t.shape != ins[0].shape[-k:]:
+            raise IRError(f"layer_norm affine shape {t.shape} != {ins[0].shape[-k:]}")
+    return [ins[0]]
+
+
+def _batch_norm(ins, attrs):
+    c = ins[0].shape[1]
+    for t in ins[1:]:
+        if t.shape != (c,):
+            raise IRError(f"batch_norm parameter shape {t.shape} != ({c},)")
+    return [ins[0]]
+
+
+_pool_attrs = {"kernel": REQUIRED, "stride": REQUIRED, "padding": (0, 0, 0, 0), "ceil_mode": False}
+_unary = OpSignature(1, 1, {}, _same)
+_binary_sig = OpSignature(2, 2, {}, _binary)
+_reduce_sig = OpSignature(1, 1, {"axes": REQUIRED, "keepdim": False}, _reduce)
+
+OPS: dict[Op, OpSignature] = {
+    Op.CONV2D: OpSignature(2, 3, {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1},
+                           _conv2d),
+    Op.LINEAR: OpSignature(2, 3, {}, _linear),
+    Op.MATMUL: OpSignature(2, 2, {}, _matmul),
+    Op.ADD: _binary_sig, Op.SUB: _binary_sig, Op.MUL: _binary_sig, Op.DIV: _binary_sig,
+    Op.MAXIMUM: _binary_sig, Op.MINIMUM: _binary_sig,
+    Op.RELU: _unary,
+    Op.CLAMP: OpSignature(1, 1, {"min": REQUIRED, "max": REQUIRED}, _same),  # None = unbounded on that side
+    Op.HARDSWISH: _unary, Op.HARDSIGMOID: _unary, Op.SIGMOID: _unary, Op.TANH: _unary,
+    Op.GELU: OpSignature(1, 1, {"approximate": "none"}, _same),  # "none" (erf) or "tanh"
+    Op.SILU: _unary, Op.EXP: _unary, Op.LOG: _unary, Op.SQRT: _unary, Op.RSQRT: _unary, Op.NEG: _unary,
+    Op.ABS: _unary, Op.ERF: _unary,
+    Op.MAX_POOL2D: OpSignature(1, 1, {**_pool_attrs, "dilation": (1, 1)}, _pool2d),
+    # count_include_pad: divide by the whole window; else by the in-bounds part. divisor: overrides both.
+    Op.AVG_POOL2D: OpSignature(1, 1, {**_pool_attrs, "count_include_pad": True, "divisor": None}, _pool2d),
+    Op.MEAN: _reduce_sig, Op.SUM: _reduce_sig, Op.REDUCE_MAX: _reduce_sig,
+    Op.RESHAPE: OpSignature(1, 1, {"shape": REQUIRED}, _reshape),
+    Op.PERMUTE: OpSignature(1, 1, {"perm": REQUIRED}, _permute),
+    Op.CONCAT: OpSignature(1, 64, {"axis": REQUIRED}, _concat),
+    Op.SLICE: OpSignature(1, 1, {"axis": REQUIRED, "start": REQUIRED, "end": REQUIRED, "step": 1}, _slice),
+    Op.EXPAND: OpSignature(1, 1, {"shape": REQUIRED}, _expand),
+    Op.PAD: OpSignature(1, 1, {"pads": REQUIRED, "value": 0.0}, _pad),
+    # out[i] = in[floor(i * in_size / out_size)], as torch's "nearest" (not "nearest-exact")
+    Op.UPSAMPLE_NEAREST: OpSignature(1, 1, {"size": REQUIRED}, _upsample),
+    Op.GATHER: OpSignature(2, 2, {}, _gather),  # (table[V, D], indices) -> table[indices]
+    Op.SOFTMAX: OpSignature(1, 1, {"axis": REQUIRED}, _axis_same),
+    Op.LOG_SOFTMAX: OpSignature(1, 1, {"axis": REQUIRED}, _axis_same),
+    # normalizes over the trailing `normalized_ndim` dims; optional inputs weight, bias of that shape
+    Op.LAYER_NORM: OpSignature(1, 3, {"normalized_ndim": REQUIRED, "eps": 1e-5}, _layer_norm),
+    # inputs (x, mean, var, weight, bias), channel axis 1, inference form
+    Op.BATCH_NORM: OpSignature(5, 5, {"eps": 1e-5}, _batch_norm),
+}
+
+assert set(OPS) == set(Op), f"ops without a signature: {set(Op) - set(OPS)}"
+
+FLOAT_ONLY = {Op.DIV, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.EXP, Op.LOG, Op.SQRT, Op.RSQRT, Op.ERF,
+              Op.HARDSWISH, Op.HARDSIGMOID, Op.SOFTMAX, Op.LOG_SOFTMAX, Op.LAYER_NORM, Op.BATCH_NORM, Op.MEAN,
+              Op.AVG_POOL2D}
+
+
+def complete_attrs(op: Op, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill defaults, reject unknown or missing attributes."""
+    sig = OPS[op]
+    unknown = set(attrs) - set(sig.attrs)
+    if unknown:
+        raise IRError(f"{op.name}: unknown attributes {sorted(unknown)}")
+    full = {}
+    for key, default in sig.attrs.items():
+        if key in attrs:
+            full[key] = attrs[key]
+        elif default is REQUIRED:
+            raise IRError(f"{op.name}: missing attribute '{key}'")
+        else:
+            full[key] = default
+    return full
+
+
+def infer_types(op: Op, inputs: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+    """Output types of `op` on `inputs`; raises IRError on an ill-typed node. Completes `attrs` in place."""
+    sig = OPS[op]
+    if not sig.min_inputs <= len(inputs) <= sig.max_inputs:
+        raise IRError(f"{op.name} takes {sig.min_inputs}..{sig.max_inputs} inputs, got {len(inputs)}")
+    if isinstance(attrs, dict):
+        attrs.update(complete_attrs(op, attrs))
+    else:
+        attrs = complete_attrs(op, attrs)
+    if op in FLOAT_ONLY and any(t.dtype.is_float is False and t.qparams is None for t in inputs[:1]):
+        raise IRError(f"{op.name} is defined on float32 (or quantized) tensors, got {inputs[0].dtype.value}")
+    return sig.infer(inputs, attrs)
