@@ -39,3 +39,11 @@ class TargetError(EdgelowerError):
 
 class BuildError(EdgelowerError):
     """The generated code failed to compile; the message carries the compiler's output."""
+
+
+class MemoryBudgetError(EdgelowerError):
+    """The model does not fit the memory budget; the message states the best arena found and the peak op."""
+
+
+class SaveError(EdgelowerError):
+    """A project directory could not be written (e.g. it is not empty and overwrite=False)."""

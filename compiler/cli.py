@@ -1,0 +1,183 @@
+"""The `edgelower` command line: compile | run | report | targets | zoo."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from edgelower.errors import EdgelowerError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input shape {text!r} is not comma-separated integers (e.g. 1,3,96,96)")
+    if not shape or any(d <= 0 for d in shape):
+        raise argparse.ArgumentTypeError(f"input shape {text!r} must have positive dimensions")
+    return shape
+
+
+def _load_factory(spec: str):
+    """`zoo:NAME`, `package.module:factory` or `path/to/file.py:factory` -> (model, example_inputs or None)."""
+    if spec.startswith("zoo:"):
+        from edgelower import zoo
+
+        return zoo.get(spec[4:])
+    if ":" not in spec:
+        raise EdgelowerError(f"model {spec!r}: expected MODULE:FACTORY, FILE.py:FACTORY or zoo:NAME")
+    module_name, factory_name = spec.rsplit(":", 1)
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise EdgelowerError(f"model file {path} does not exist")
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, str(Path.cwd()))
+        module = importlib.import_module(module_name)
+    factory = getattr(module, factory_name, None)
+    if factory is None:
+        raise EdgelowerError(f"{module_name} has no attribute {factory_name!r}")
+    made = factory()
+    return made if isinstance(made, tuple) else (made, None)
+
+
+def cmd_compile(args) -> int:
+    import torch
+
+    import edgelower
+
+    with console.status("loading model") as status:
+        model, example = _load_factory(args.model)
+        if args.input_shape:
+            dtype = getattr(torch, args.input_dtype)
+            example = tuple(torch.randn(s).to(dtype) if dtype.is_floating_point else torch.zeros(s, dtype=dtype)
+                            for s in args.input_shape)
+        if example is None:
+            raise EdgelowerError(f"{args.model} returns only a model: give --input-shape (e.g. 1,3,96,96)")
+        cm = edgelower.compile(model, example, target=args.target, memory_budget=args.memory_budget,
+                               on_stage=lambda s: status.update(s))
+        status.update("saving")
+        path = cm.save(args.output, overwrite=args.overwrite)
+    console.print(f"[green]compiled[/] {args.model} for {args.target} -> {path}")
+    _print_report(cm.report.to_dict())
+    return 0
+
+
+def cmd_run(args) -> int:
+    import edgelower
+
+    with console.status("building"):
+        cm = edgelower.load(args.directory)
+    rng = np.random.default_rng(args.seed)
+    if args.input:
+        inputs = [np.load(p) for p in args.input]
+    else:
+        inputs = [rng.standard_normal(s.shape).astype(s.dtype) if np.dtype(s.dtype).kind == "f"
+                  else np.zeros(s.shape, s.dtype) for s in cm.inputs]
+        console.print(f"no --input given: running on random inputs (seed {args.seed})")
+    outputs = cm.run_numpy(inputs)
+    for spec, value in zip(cm.outputs, outputs):
+        flat = value.reshape(-1)
+        out.print(f"{spec.name}: {spec.dtype}{list(spec.shape)} first values {np.array2string(flat[:8], precision=5)}")
+    for path, value in zip(args.save_outputs or [], outputs):
+        np.save(path, value)
+    return 0
+
+
+def _print_report(report: dict) -> None:
+    from edgelower.report import Report
+
+    rep = Report.from_dict(report)
+    summary = Table(show_header=False, box=None)
+    for key, value in rep.summary():
+        summary.add_row(key, value)
+    out.print(summary)
+    table = Table("#", "op", "node", "output", "MACs", "weights", "live", title="per op")
+    for i, r in enumerate(rep.rows):
+        table.add_row(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
+    out.print(table)
+
+
+def cmd_report(args) -> int:
+    manifest = Path(args.directory) / "manifest.json"
+    if not manifest.is_file():
+        raise EdgelowerError(f"{args.directory} has no manifest.json; is it a project written by `edgelower compile`?")
+    _print_report(json.loads(manifest.read_text())["report"])
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from edgelower.targets import TARGETS
+
+    table = Table("target", "backend", "features", "SRAM", "flash", "description")
+    for t in TARGETS.values():
+        kb = lambda n: "-" if n is None else f"{n // 1024} KiB"  # noqa: E731
+        table.add_row(t.name, t.backend, ",".join(sorted(t.features)), kb(t.sram_bytes), kb(t.flash_bytes),
+                      t.description)
+    out.print(table)
+    return 0
+
+
+def cmd_zoo(args) -> int:
+    from edgelower import zoo
+
+    table = Table("model", "inputs", "description")
+    for name in zoo.names():
+        entry = zoo.MODELS[name]
+        table.add_row(name, " ".join("x".join(map(str, s)) for s in entry.input_shapes), entry.description)
+    out.print(table)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgelower", description="Lower PyTorch models to the edge.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compile", help="compile a model into a project directory")
+    c.add_argument("model", help="MODULE:FACTORY, FILE.py:FACTORY or zoo:NAME (FACTORY() returns a module, "
+                                 "or (module, example_inputs))")
+    c.add_argument("--input-shape", type=_shape, action="append", help="one per input, e.g. 1,3,96,96")
+    c.add_argument("--input-dtype", default="float32", choices=["float32", "int64"])
+    c.add_argument("--target", default="host")
+    c.add_argument("--memory-budget", type=int, default=None, help="arena bytes the model must fit")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
+    c.set_defaults(func=cmd_compile)
+    r = sub.add_parser("run", help="build and run a saved project")
+    r.add_argument("directory")
+    r.add_argument("--input", action="append", help=".npy file, one per input (default: random)")
+    r.add_argument("--save-outputs", action="append", help=".npy file, one per output")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=cmd_run)
+    rep = sub.add_parser("report", help="print a saved project's report")
+    rep.add_argument("directory")
+    rep.set_defaults(func=cmd_report)
+    sub.add_parser("targets", help="list targets").set_defaults(func=cmd_targets)
+    sub.add_parser("zoo", help="list bundled models").set_defaults(func=cmd_zoo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (EdgelowerError, FileNotFoundError, ValueError, KeyError) as e:
+        console.print(f"[red]error:[/] {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
