@@ -47,3 +47,7 @@ class MemoryBudgetError(EdgelowerError):
 
 class SaveError(EdgelowerError):
     """A project directory could not be written (e.g. it is not empty and overwrite=False)."""
+
+
+class ExecutionError(EdgelowerError):
+    """A built artifact failed while running: a non-zero status from invoke, a crash, or a sanitizer report."""

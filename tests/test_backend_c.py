@@ -1,0 +1,426 @@
+"""The C backend and runtime against the reference interpreter: generated code is really built and really run.
+
+Float results must agree within rtol 1e-5 and an absolute slack of 1e-5 * max(1, max|ref|): the runtime
+accumulates in float32 in a fixed order, the interpreter rounds a float64 result once. Random multi-op graphs
+compound that over up to a dozen ops and get 1e-4. Data movement is bit-exact.
+
+Builds are cached by content in a per-session directory; each new model costs one `cc` run (~0.3 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edgelower.backends import BACKENDS
+from edgelower.backends import c_kernels
+from edgelower.backends.c import render_c
+from edgelower.errors import BuildError, ExecutionError
+from edgelower.interpreter import run_graph
+from edgelower.ir import DType, Graph, GraphBuilder, Node, Op, QParams, TensorType
+from edgelower.ops import infer_types
+from edgelower.passes.plan_memory import plan_memory
+from edgelower.runtime import INCLUDE_DIR, SRC_DIR, loader
+from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
+from edgelower.schedule import Schedule, linearize
+
+from strategies import graph_and_inputs, graphs, inputs_for
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler: apt-get install gcc")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def build_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGELOWER_CACHE", str(tmp_path_factory.mktemp("edgelower-cache")))
+        yield
+
+
+def plan(graph: Graph) -> Schedule:
+    return plan_memory(linearize(graph))
+
+
+def run_c(graph: Graph, inputs, sanitize: bool = False, prefix: str = "model") -> list[np.ndarray]:
+    schedule = plan(graph)
+    files = render_c(schedule, prefix)
+    spec = IOSpec.from_schedule(schedule, prefix)
+    if sanitize:
+        return run_executable(build_executable(files), spec, inputs)
+    return HostModel(build_shared_library(files), spec).run(inputs)
+
+
+def assert_matches(graph: Graph, inputs, got, rtol: float = 1e-5) -> None:
+    ref = run_graph(graph, inputs)
+    assert len(got) == len(ref)
+    for name, g, r in zip(graph.outputs, got, ref):
+        assert g.shape == r.shape and g.dtype == r.dtype, name
+        if r.dtype.kind != "f":
+            np.testing.assert_array_equal(g, r, err_msg=f"output %{name}")
+            continue
+        scale = max(1.0, float(np.max(np.abs(r), initial=0.0, where=np.isfinite(r))))
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale, equal_nan=True, err_msg=f"output %{name}")
+
+
+# --- one fixed graph per kernel family; together they hold every Op ----------------------------------------------
+
+class Family:
+    """A GraphBuilder plus the inputs it needs, so a family lists only its ops."""
+
+    def __init__(self, name: str):
+        self.b, self.inputs, self.rng = GraphBuilder(name), [], np.random.default_rng(len(name))
+
+    def input(self, shape, lo=-1.0, hi=1.0, dtype=np.float32) -> str:
+        data = self.rng.uniform(lo, hi, shape).astype(dtype)
+        self.inputs.append(data)
+        return self.b.input("x", TensorType(shape, DType.of(dtype)))
+
+    def const(self, shape, lo=-1.0, hi=1.0) -> str:
+        return self.b.constant("w", self.rng.uniform(lo, hi, shape).astype(np.float32))
+
+    def out(self, op: Op, inputs, attrs=None) -> str:
+        name = self.b.op(op, inputs, attrs)
+        self.b.output(name)
+        return name
+
+
+def conv_family(f: Family) -> None:
+    x = f.input((2, 4, 7, 6))
+    f.out(Op.CONV2D, [x, f.const((6, 2, 3, 2)), f.const((6,))],
+          {"stride": (2, 1), "padding": (1, 0, 2, 1), "dilation": (1, 2), "groups": 2})
+    f.out(Op.CONV2D, [x, f.const((4, 1, 3, 3))], {"padding": (1, 1, 1, 1), "groups": 4})
+    f.out(Op.CONV2D, [x, f.const((3, 4, 1, 1)), f.const((3,))])
+
+
+def dense_family(f: Family) -> None:
+    x = f.input((2, 3, 5))
+    f.out(Op.LINEAR, [x, f.const((4, 5)), f.const((4,))])
+    f.out(Op.LINEAR, [x, f.const((2, 5))])
+    f.out(Op.MATMUL, [f.input((2, 1, 3, 4)), f.input((3, 4, 5))])
+    f.out(Op.MATMUL, [x, f.const((5, 3))])
+
+
+def elementwise_family(f: Family) -> None:
+    a, b, c = f.input((2, 3, 4)), f.input((3, 1)), f.const((4,), 0.5, 2.0)
+    for op in (Op.ADD, Op.SUB, Op.MUL, Op.MAXIMUM, Op.MINIMUM):
+        f.out(op, [a, b])
+        f.out(op, [c, a])
+    f.out(Op.DIV, [a, c])
+    f.out(Op.ADD, [a, f.b.constant("s", np.float32(0.25))])
+
+
+def activation_family(f: Family) -> None:
+    x, positive = f.input((3, 17), -5.0, 5.0), f.input((2, 9), 0.1, 4.0)
+    for op in (Op.RELU, Op.HARDSWISH, Op.HARDSIGMOID, Op.SIGMOID, Op.TANH, Op.SILU, Op.EXP, Op.NEG, Op.ABS, Op.ERF):
+        f.out(op, [x])
+    for op in (Op.LOG, Op.SQRT, Op.RSQRT):
+        f.out(op, [positive])
+    f.out(Op.GELU, [x], {"approximate": "none"})
+    f.out(Op.GELU, [x], {"approximate": "tanh"})
+    f.out(Op.CLAMP, [x], {"min": -1.0, "max": 2.5})
+    f.out(Op.CLAMP, [x], {"min": None, "max": 0.5})
+
+
+def pool_family(f: Family) -> None:
+    x = f.input((2, 3, 7, 8))
+    f.out(Op.MAX_POOL2D, [x], {"kernel": (3, 2), "stride": (2, 2), "padding": (1, 0, 1, 1), "dilation": (2, 1),
+                               "ceil_mode": True})
+    f.out(Op.AVG_POOL2D, [x], {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1), "ceil_mode": True})
+    f.out(Op.AVG_POOL2D, [x], {"kernel": (3, 3), "stride": (2, 3), "padding": (1, 1, 0, 1),
+                               "count_include_pad": False})
+    f.out(Op.AVG_POOL2D, [x], {"kernel": (2, 2), "stride": (2, 2), "divisor": 3})
+
+
+def reduce_family(f: Family) -> None:
+    x = f.input((2, 3, 4, 5))
+    f.out(Op.MEAN, [x], {"axes": (2, 3), "keepdim": True})
+    f.out(Op.MEAN, [x], {"axes": (0, 2)})
+    f.out(Op.SUM, [x], {"axes": (1,)})
+    f.out(Op.SUM, [x], {"axes": (0, 1, 2, 3)})
+    f.out(Op.REDUCE_MAX, [x], {"axes": (3, 1), "keepdim": True})
+
+
+def movement_family(f: Family) -> None:
+    x, table = f.input((2, 3, 4)), f.input((5, 3))
+    f.out(Op.RESHAPE, [x], {"shape": (4, 6)})
+    f.out(Op.PERMUTE, [x], {"perm": (2, 0, 1)})
+    f.out(Op.SLICE, [x], {"axis": 2, "start": 1, "end": 4, "step": 2})
+    f.out(Op.EXPAND, [f.input((3, 1))], {"shape": (2, 3, 4)})
+    f.out(Op.CONCAT, [x, f.input((2, 1, 4)), x], {"axis": 1})
+    f.out(Op.PAD, [x], {"pads": ((0, 1), (2, 0), (1, 1)), "value": -1.5})
+    f.out(Op.UPSAMPLE_NEAREST, [f.input((1, 2, 3, 2))], {"size": (7, 3)})
+    f.out(Op.GATHER, [table, f.input((2, 3), 0, 5, np.int64)])
+    f.out(Op.GATHER, [table, f.b.constant("idx", np.array([4, 0, 4], np.int32))])
+
+
+def norm_family(f: Family) -> None:
+    x = f.input((2, 3, 4), -3.0, 3.0)
+    f.out(Op.SOFTMAX, [x], {"axis": 1})
+    f.out(Op.LOG_SOFTMAX, [x], {"axis": 2})
+    f.out(Op.LAYER_NORM, [x, f.const((3, 4), 0.5, 1.5), f.const((3, 4))], {"normalized_ndim": 2})
+    f.out(Op.LAYER_NORM, [x], {"normalized_ndim": 1, "eps": 1e-3})
+    bn = [f.const((3,)), f.const((3,), 0.5, 2.0), f.const((3,)), f.const((3,))]
+    f.out(Op.BATCH_NORM, [f.input((2, 3, 2, 2)), *bn])
+    f.out(Op.BATCH_NORM, [f.input((4, 3)), *bn])
+
+
+FAMILIES = {fn.__name__.removesuffix("_family"): fn for fn in (
+    conv_family, dense_family, elementwise_family, activation_family, pool_family, reduce_family, movement_family,
+    norm_family)}
+
+
+def family(name: str) -> tuple[Graph, list[np.ndarray]]:
+    f = Family(name)
+    FAMILIES[name](f)
+    return f.b.build(), f.inputs
+
+
+def test_families_cover_every_op():
+    assert {node.op for name in FAMILIES for node in family(name)[0].nodes} == set(Op)
+    assert set(c_kernels.KERNELS) == set(Op)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_matches_interpreter_via_ctypes_and_under_sanitizers(name):
+    graph, inputs = family(name)
+    assert_matches(graph, inputs, run_c(graph, inputs))
+    assert_matches(graph, inputs, run_c(graph, inputs, sanitize=True))
+
+
+def test_non_finite_values_follow_the_interpreter():
+    """inf and NaN in, as torch defines them: NaN wins max/min/pooling, overflow saturates, inf * 0 is NaN."""
+    special = np.float32([-np.inf, -100, -20, -1e-30, -0.0, 0, 1e-30, 3, 20, 100, np.inf, np.nan])
+    f = Family("special")
+    x = f.b.input("x", TensorType(special.shape))
+    for op in (Op.RELU, Op.HARDSWISH, Op.HARDSIGMOID, Op.SIGMOID, Op.TANH, Op.SILU, Op.EXP, Op.LOG, Op.SQRT,
+               Op.RSQRT, Op.NEG, Op.ABS, Op.ERF):
+        f.out(op, [x])
+    for approximate in ("none", "tanh"):
+        f.out(Op.GELU, [x], {"approximate": approximate})
+    f.out(Op.CLAMP, [x], {"min": -1.0, "max": 1.0})
+    f.out(Op.MAXIMUM, [x, f.b.op(Op.NEG, [x])])
+    f.out(Op.MINIMUM, [f.b.op(Op.NEG, [x]), x])
+    f.out(Op.REDUCE_MAX, [f.b.op(Op.RESHAPE, [x], {"shape": (3, 4)})], {"axes": (1,)})
+    image = f.b.op(Op.RESHAPE, [x], {"shape": (1, 1, 3, 4)})
+    f.out(Op.MAX_POOL2D, [image], {"kernel": (2, 2), "stride": (1, 1), "padding": (1, 1, 1, 1)})
+    graph = f.b.build()
+    assert_matches(graph, [special], run_c(graph, [special]))
+
+
+# Beyond the required -Wall -Wextra -Werror -pedantic: no hidden double math (slow on single-precision FPUs), no
+# implicit narrowing, no casts that need more alignment than a target guarantees.
+STRICT = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wdouble-promotion", "-Wconversion", "-Wshadow",
+          "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wcast-align=strict", "-Wundef", "-Wvla", "-fsyntax-only")
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the strict flag set is gcc's: apt-get install gcc")
+def test_runtime_and_generated_code_pass_strict_warnings(tmp_path):
+    files = [*SRC_DIR.glob("*.c")]
+    for name in sorted(FAMILIES):
+        folder = tmp_path / name
+        folder.mkdir()
+        for file, text in render_c(plan(family(name)[0])).items():
+            (folder / file).write_text(text)
+            files.append(folder / file)
+    for file in files:
+        proc = subprocess.run(["gcc", *STRICT, f"-I{INCLUDE_DIR}", f"-I{file.parent}", str(file)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{file}:\n{proc.stderr}"
+
+
+# --- random graphs -----------------------------------------------------------------------------------------------
+
+def merge(parts: list[Graph]) -> Graph:
+    """Independent graphs side by side in one graph (names prefixed g<i>_), so one build tests them all."""
+    inputs, outputs, nodes, types, constants = [], [], [], {}, {}
+    for i, g in enumerate(parts):
+        def rename(n: str, i=i) -> str:
+            return f"g{i}_{n}"
+        inputs += map(rename, g.inputs)
+        outputs += map(rename, g.outputs)
+        nodes += [replace(n, inputs=tuple(map(rename, n.inputs)), outputs=tuple(map(rename, n.outputs)),
+                          name=rename(n.name)) for n in g.nodes]
+        types.update({rename(k): t for k, t in g.types.items()})
+        constants.update({rename(k): v for k, v in g.constants.items()})
+    return Graph(tuple(inputs), tuple(outputs), tuple(nodes), types, constants, "merged")
+
+
+@settings(max_examples=6)
+@given(st.data())
+def test_every_op_with_random_attributes(data):
+    graph = merge([data.draw(graphs(ops={op}, max_nodes=2, max_inputs=1, max_outputs=2), label=op.name)
+                   for op in sorted(Op, key=lambda o: o.value)])
+    inputs = data.draw(inputs_for(graph))
+    assert_matches(graph, inputs, run_c(graph, inputs))
+
+
+@settings(max_examples=15)
+@given(graph_and_inputs(max_nodes=12, max_inputs=2, max_outputs=3))
+def test_random_graphs_with_reused_arena_bytes(case):
+    graph, inputs = case
+    assert_matches(graph, inputs, run_c(graph, inputs), rtol=1e-4)
+
+
+# --- the generated text --------------------------------------------------------------------------------------------
+
+def small_graph(source: str = "") -> Graph:
+    f = Family("small")
+    x = f.input((1, 2, 5, 5))
+    y = f.b.op(Op.CONV2D, [x, f.const((3, 2, 3, 3)), f.const((3,))], {"padding": (1, 1, 1, 1)}, source=source)
+    f.out(Op.SOFTMAX, [f.b.op(Op.RESHAPE, [y], {"shape": (1, 75)})], {"axis": 1})
+    f.b.output(y)
+    return f.b.build()
+
+
+def test_rendering_is_deterministic_across_runs_and_hash_seeds():
+    first = render_c(plan(small_graph()))
+    assert render_c(plan(small_graph())) == first
+    code = ("import json, sys; sys.path.insert(0, 'tests'); import test_backend_c as t; "
+            "print(json.dumps(t.render_c(t.plan(t.small_graph()))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__)), env={**os.environ, "PYTHONHASHSEED": "7"})
+    assert json.loads(out.stdout) == first
+
+
+def test_every_call_is_commented_with_its_node_and_source_line():
+    graph = small_graph(source="net.py:12: y = self.conv(x) */ /* ??/")
+    text = render_c(plan(graph))["model.c"]
+    for node in graph.nodes:
+        assert f"/* {node.op.name.lower()}: %{node.name} ({node.op.name})" in text
+    assert "at net.py:12: y = self.conv(x) * / / * ? ?/ */" in text
+    assert BACKENDS["c"] is render_c
+
+
+def test_identifiers_from_weird_names_are_sanitized_and_still_build():
+    x_t, w = TensorType((2, 3)), np.arange(12, dtype=np.float32).reshape(4, 3) / 7
+    names = {"x": "a-b", "w": "0.weight", "y": "int", "z": "main"}
+    y_t, = infer_types(Op.LINEAR, [x_t, TensorType((4, 3))], {})
+    nodes = (Node(Op.LINEAR, (names["x"], names["w"]), (names["y"],), name="layer/0*/"),
+             Node(Op.RELU, (names["y"],), (names["z"],)))
+    graph = Graph((names["x"],), (names["z"], names["y"]), nodes,
+                  {names["x"]: x_t, names["w"]: TensorType((4, 3)), names["y"]: y_t, names["z"]: y_t},
+                  {names["w"]: w}, "weird graph")
+    files = render_c(plan(graph), prefix="my-net")
+    assert set(files) == {"my_net.h", "my_net.c", "main.c"}
+    code = re.sub(r"/\*.*?\*/", "", files["my_net.c"], flags=re.S)
+    for raw in ("a-b", "0.weight", "layer/0"):
+        assert raw not in code
+    assert re.search(r"\bk_0_weight\[12\]", code) and "t_int" in code and "t_main" in code
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    assert_matches(graph, [x], run_c(graph, [x], prefix="my-net"))
+
+
+def test_outputs_may_be_inputs_or_constants():
+    b = GraphBuilder("passthrough")
+    x = b.input("x", TensorType((2, 3)))
+    k = b.constant("k", np.float32([1.5, -2.0]))
+    b.output(x)
+    b.output(k)
+    b.output(b.op(Op.NEG, [x]))
+    graph, inputs = b.build(), [np.arange(6, dtype=np.float32).reshape(2, 3)]
+    for sanitize in (False, True):
+        assert_matches(graph, inputs, run_c(graph, inputs, sanitize=sanitize))
+
+
+def test_float_constants_are_bit_exact_in_flash():
+    bits = np.random.default_rng(3).integers(0, 2**32, 600, dtype=np.uint64).astype(np.uint32)
+    values = bits.view(np.float32)
+    values = np.concatenate([values[np.isfinite(values)], np.float32([-0.0, 1e-45, -3.4028235e38, 1.1754942e-38])])
+    b = GraphBuilder("constants")
+    x = b.input("x", TensorType((1,)))
+    k = b.constant("k", values)
+    b.output(b.op(Op.RESHAPE, [k], {"shape": values.shape}))
+    b.output(b.op(Op.RELU, [x]))
+    (out, _) = run_c(b.build(), [np.ones(1, np.float32)])
+    assert out.view(np.uint32).tolist() == values.view(np.uint32).tolist()
+
+
+def test_arena_symbol_is_exactly_arena_bytes():
+    if shutil.which("nm") is None:
+        pytest.skip("needs nm: apt-get install binutils")
+    b = GraphBuilder("odd")
+    x = b.input("x", TensorType((3, 5)))
+    b.output(b.op(Op.SUM, [b.op(Op.EXP, [x])], {"axes": (1,)}))
+    schedule = plan(b.build())
+    assert schedule.arena_bytes % 16, "want an arena size the alignment would round up"
+    lib = build_shared_library(render_c(schedule))
+    table = subprocess.run(["nm", "-S", str(lib)], capture_output=True, text=True, check=True).stdout
+    (size,) = [int(line.split()[1], 16) for line in table.splitlines() if line.endswith(" model_arena")]
+    assert size == schedule.arena_bytes
+
+
+def test_header_publishes_sizes_and_quantization():
+    b = GraphBuilder("q")
+    x = b.input("x", TensorType((2, 4), DType.INT8, QParams((0.05,), (-3,))))
+    b.output(b.op(Op.RESHAPE, [x], {"shape": (8,)}))
+    header = render_c(plan(b.build()), prefix="q")["q.h"]
+    for line in ("#define Q_ARENA_BYTES ", "#define Q_NUM_INPUTS 1", "#define Q_INPUT_0_BYTES 8",
+                 "#define Q_OUTPUT_0_BYTES 8", "#define Q_INPUT_0_SCALE 0.05f", "#define Q_INPUT_0_ZERO_POINT -3",
+                 "int q_invoke(void);", "void *q_input(int i);", "void *q_output(int i);"):
+        assert line in header
+
+
+# --- errors --------------------------------------------------------------------------------------------------------
+
+def test_float_only_kernel_on_int8_is_a_clear_error():
+    b = GraphBuilder("int8")
+    x = b.input("x", TensorType((4,), DType.INT8))
+    b.output(b.op(Op.RELU, [x], hint="act"))
+    with pytest.raises(BuildError, match=r"node act \(RELU\).*only float32 kernels.*int8"):
+        render_c(plan(b.build()))
+
+
+def test_op_without_kernel_is_a_clear_error(monkeypatch):
+    monkeypatch.delitem(c_kernels.KERNELS, Op.SOFTMAX)
+    with pytest.raises(BuildError, match=r"\(SOFTMAX\): no C kernel is registered"):
+        render_c(plan(small_graph()))
+
+
+def test_iteration_space_beyond_the_runtime_is_a_clear_error():
+    b = GraphBuilder("deep")
+    x = b.input("x", TensorType((2,) * 7))
+    b.output(b.op(Op.PERMUTE, [x], {"perm": (6, 5, 4, 3, 2, 1, 0)}, hint="flip"))
+    with pytest.raises(BuildError, match=r"node flip \(PERMUTE\): needs a 7-d iteration space"):
+        render_c(plan(b.build()))
+
+
+def test_unplanned_schedule_is_rejected():
+    with pytest.raises(BuildError, match="plan_memory"):
+        render_c(linearize(small_graph()))
+
+
+def test_bad_gather_index_fails_the_run_without_touching_memory():
+    b = GraphBuilder("gather")
+    table, idx = b.input("t", TensorType((3, 2))), b.input("i", TensorType((2,), DType.INT64))
+    b.output(b.op(Op.GATHER, [table, idx]))
+    inputs = [np.zeros((3, 2), np.float32), np.array([1, 3], np.int64)]
+    with pytest.raises(ExecutionError, match="invoke returned 1"):
+        run_c(b.build(), inputs)
+    with pytest.raises(ExecutionError, match="status 3"):
+        run_c(b.build(), inputs, sanitize=True)
+
+
+def test_compiler_errors_carry_the_compiler_output():
+    with pytest.raises(BuildError, match=r"C build failed(.|\n)*error"):
+        build_shared_library({"model.c": "int broken = ;\n"})
+
+
+def test_builds_are_cached_by_content(monkeypatch):
+    files = render_c(plan(small_graph()))
+    path = build_shared_library(files)
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("a cached build compiled again")
+
+    monkeypatch.setattr(loader, "_compile", no_compile)
+    assert build_shared_library(dict(files)) == path
+    with pytest.raises(AssertionError, match="compiled again"):
+        build_shared_library({**files, "model.c": files["model.c"] + "\n"})
