@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,43 +17,32 @@ import numpy as np
 
 from edgelower.errors import SaveError
 from edgelower.report import Report
+from edgelower.runtime.loader import IOSpec, TensorSpec
 from edgelower.targets import Target, get_target
 
 MANIFEST_VERSION = 1
 
 
-@dataclass(frozen=True)
-class IOSpec:
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-
-    def check(self, index: int, array: np.ndarray, role: str = "input") -> np.ndarray:
-        if tuple(array.shape) != self.shape:
-            raise ValueError(f"{role} {index} ({self.name}) has shape {tuple(array.shape)}, expected {self.shape}")
-        if array.dtype != np.dtype(self.dtype):
-            raise TypeError(f"{role} {index} ({self.name}) has dtype {array.dtype}, expected {self.dtype}")
-        return np.ascontiguousarray(array)
-
-
-def _specs(schedule, names) -> tuple[IOSpec, ...]:
-    types = schedule.graph.types
-    return tuple(IOSpec(n, types[n].shape, types[n].dtype.value) for n in names)
-
-
 class CompiledModel:
-    def __init__(self, files: dict[str, str], inputs: Sequence[IOSpec], outputs: Sequence[IOSpec], report: Report,
-                 target: Target, prefix: str = "model", graph=None, schedule=None):
-        self.files = dict(files)
-        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
-        self.report, self.target, self.prefix = report, target, prefix
+    def __init__(self, files: dict[str, str], spec: IOSpec, report: Report, target: Target, graph=None,
+                 schedule=None):
+        self.files, self.spec = dict(files), spec
+        self.report, self.target = report, target
         self.graph, self.schedule = graph, schedule
+        self.library: Path | None = None
         self._runner = None
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return self.spec.inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self.spec.outputs
 
     @classmethod
     def from_schedule(cls, schedule, files, report, target, prefix) -> "CompiledModel":
-        return cls(files, _specs(schedule, schedule.graph.inputs), _specs(schedule, schedule.graph.outputs),
-                   report, target, prefix, schedule.graph, schedule)
+        return cls(files, IOSpec.from_schedule(schedule, prefix), report, target, schedule.graph, schedule)
 
     def build(self) -> None:
         """Compile the generated sources (cached by content hash) and load them."""
@@ -62,18 +50,14 @@ class CompiledModel:
 
         if self.target.runner != "host":
             raise NotImplementedError(f"running target {self.target.name!r} from Python")
-        library = build_shared_library(self.files, cflags=self.target.cflags)
-        self._runner = HostModel(library, self.prefix, [(s.shape, s.dtype) for s in self.inputs],
-                                 [(s.shape, s.dtype) for s in self.outputs])
+        self.library = build_shared_library(self.files, cflags=self.target.cflags, cc=self.target.cc)
+        self._runner = HostModel(self.library, self.spec)
 
     def run_numpy(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if len(inputs) != len(self.inputs):
-            raise TypeError(f"the model takes {len(self.inputs)} input(s) "
-                            f"({', '.join(s.name for s in self.inputs)}), got {len(inputs)}")
-        arrays = [spec.check(i, np.asarray(x)) for i, (spec, x) in enumerate(zip(self.inputs, inputs))]
+        """Arrays in, arrays out; shapes and dtypes are checked against the compiled signature."""
         if self._runner is None:
             self.build()
-        return self._runner.run(arrays)
+        return self._runner.run([np.asarray(x) for x in inputs])
 
     def __call__(self, *inputs: Any):
         """Tensors in, tensors out (numpy in, numpy out); one output comes back bare, several as a tuple."""
@@ -88,12 +72,15 @@ class CompiledModel:
 
     def __repr__(self) -> str:
         sig = ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in self.inputs)
-        return f"<CompiledModel {self.prefix}({sig}) for {self.target.name}, arena {self.report.arena_bytes} B>"
+        return f"<CompiledModel {self.spec.prefix}({sig}) for {self.target.name}, arena {self.report.arena_bytes} B>"
 
     def manifest(self) -> dict:
-        return {"edgelower_manifest": MANIFEST_VERSION, "prefix": self.prefix, "target": self.target.name,
-                "inputs": [s.__dict__ for s in self.inputs], "outputs": [s.__dict__ for s in self.outputs],
-                "files": sorted(self.files), "report": self.report.to_dict()}
+        def tensors(specs):
+            return [{"name": s.name, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name} for s in specs]
+
+        return {"edgelower_manifest": MANIFEST_VERSION, "prefix": self.spec.prefix, "target": self.target.name,
+                "inputs": tensors(self.inputs), "outputs": tensors(self.outputs), "files": sorted(self.files),
+                "report": self.report.to_dict()}
 
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write a self-contained project (sources, runtime, Makefile, manifest). Nothing is half-written:
@@ -111,7 +98,7 @@ class CompiledModel:
                 (staging / name).write_text(text)
             shutil.copytree(INCLUDE_DIR, staging / "runtime" / "include")
             shutil.copytree(SRC_DIR, staging / "runtime" / "src")
-            (staging / "Makefile").write_text(project_makefile(sorted(self.files), self.prefix))
+            (staging / "Makefile").write_text(project_makefile(sorted(self.files), self.spec.prefix))
             (staging / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n")
             if self.graph is not None:
                 (staging / "graph.txt").write_text(str(self.graph) + "\n")
@@ -136,8 +123,11 @@ def load(directory: str | os.PathLike) -> CompiledModel:
     if manifest.get("edgelower_manifest") != MANIFEST_VERSION:
         raise ValueError(f"{manifest_path}: unsupported manifest version {manifest.get('edgelower_manifest')!r}")
     files = {name: (directory / name).read_text() for name in manifest["files"]}
-    spec = lambda d: IOSpec(d["name"], tuple(d["shape"]), d["dtype"])  # noqa: E731
-    model = CompiledModel(files, [spec(d) for d in manifest["inputs"]], [spec(d) for d in manifest["outputs"]],
-                          Report.from_dict(manifest["report"]), get_target(manifest["target"]), manifest["prefix"])
+
+    def tensors(key):
+        return tuple(TensorSpec(d["name"], tuple(d["shape"]), np.dtype(d["dtype"])) for d in manifest[key])
+
+    spec = IOSpec(manifest["prefix"], tensors("inputs"), tensors("outputs"))
+    model = CompiledModel(files, spec, Report.from_dict(manifest["report"]), get_target(manifest["target"]))
     model.build()
     return model

@@ -26,7 +26,8 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "host": Target("host", "this machine: C99 built with the system compiler, run through ctypes", backend="c",
-                   runner="host", cflags=("-O2",), features=frozenset({"fpu"})),
+                   runner="host", cflags=("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"),
+                   features=frozenset({"fpu"})),
 }
 
 
