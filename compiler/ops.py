@@ -199,6 +199,8 @@ def _axis_same(ins, attrs):
 
 def _layer_norm(ins, attrs):
     k = attrs["normalized_ndim"]
+    if not 1 <= k <= len(ins[0].shape):
+        raise IRError(f"layer_norm normalized_ndim {k} invalid for shape {ins[0].shape}")
     for t in ins[1:]:
         if t.shape != ins[0].shape[-k:]:
             raise IRError(f"layer_norm affine shape {t.shape} != {ins[0].shape[-k:]}")
