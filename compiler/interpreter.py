@@ -15,7 +15,7 @@ Numerical contract for float32 (the dtype every float op sees):
 Integer arrays run without ever passing through float: data movement, RELU, CLAMP, NEG, ABS, MAXIMUM, MINIMUM,
 REDUCE_MAX and GATHER keep the dtype; ADD, SUB, MUL wrap like C and torch; CONV2D, LINEAR, MATMUL and SUM
 accumulate in int64 and wrap once to the input dtype (the IR keeps the dtype where torch would promote SUM to
-int64). Quantized (qparams) arithmetic is not defined here yet; it will dispatch per op beside `IMPLS`.
+int64). Quantized nodes (attribute `q` set) dispatch to `edgelower.interpreter_int.INTEGER_IMPLS`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from edgelower.interpreter_int import INTEGER_IMPLS
 from edgelower.ir import Graph, Node, Op, TensorType
-from edgelower.ops import OPS, complete_attrs, pool_out
+from edgelower.ops import OPS, complete_attrs, parse_activation, pool_out
 from edgelower.schedule import Schedule
 
 Impl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
@@ -273,11 +274,35 @@ def _batch_norm(ins, attrs):
     return [_narrow(y, ins[0].dtype)]
 
 
+def _quantize(ins, attrs):
+    # TFLite AffineQuantize: float32 division, std::round (half away from zero), then the zero point and clamp.
+    scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], -128, 127).astype(np.int8)]
+
+
+def _dequantize(ins, attrs):
+    return [((ins[0].astype(np.int32) - attrs["zero_point"]).astype(np.float32) * np.float32(attrs["scale"]))]
+
+
+def _activated(impl: Impl) -> Impl:
+    """An op with a fused `activation`: the activation's own implementation applied to the op's rounded result,
+    so that fused and unfused graphs compute the same values, bit for bit."""
+    def fused(ins, attrs):
+        outs = impl(ins, attrs)
+        activation = parse_activation(attrs["activation"])
+        if activation is None:
+            return outs
+        op, act_attrs = activation
+        return IMPLS[op](outs, act_attrs)
+    return fused
+
+
 IMPLS: dict[Op, Impl] = {
-    Op.CONV2D: _conv2d,
-    Op.LINEAR: _linear,
+    Op.CONV2D: _activated(_conv2d),
+    Op.LINEAR: _activated(_linear),
     Op.MATMUL: _matmul,
-    Op.ADD: _exact(np.add),
+    Op.ADD: _activated(_exact(np.add)),
     Op.SUB: _exact(np.subtract),
     Op.MUL: _exact(np.multiply),
     Op.DIV: _exact(np.divide),
@@ -315,9 +340,12 @@ IMPLS: dict[Op, Impl] = {
     Op.LOG_SOFTMAX: _log_softmax,
     Op.LAYER_NORM: _layer_norm,
     Op.BATCH_NORM: _batch_norm,
+    Op.QUANTIZE: _quantize,
+    Op.DEQUANTIZE: _dequantize,
 }
 
-assert set(IMPLS) == set(Op), f"ops without a reference implementation: {set(Op) - set(IMPLS)}"
+assert set(IMPLS) | set(INTEGER_IMPLS) == set(Op), \
+    f"ops without a reference implementation: {set(Op) - set(IMPLS) - set(INTEGER_IMPLS)}"
 
 
 def evaluate_node(node: Node, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -330,7 +358,10 @@ def evaluate_node(node: Node, arrays: list[np.ndarray]) -> list[np.ndarray]:
     try:
         # IEEE results (inf, nan) are the definition, as in torch; numpy's warnings about them are noise.
         with np.errstate(all="ignore"):
-            outs = IMPLS[node.op]([np.asarray(a) for a in arrays], attrs)
+            table = IMPLS if attrs["q"] is None else INTEGER_IMPLS
+            if node.op not in table:
+                raise ValueError(f"no {'float' if attrs['q'] is None else 'integer'} form of {node.op.name}")
+            outs = table[node.op]([np.asarray(a) for a in arrays], attrs)
     except (ValueError, IndexError) as e:
         raise ValueError(f"node {node.name} ({node.op.name}): {e}") from e
     if len(outs) != len(node.outputs):
@@ -403,6 +434,8 @@ def run_schedule(schedule: Schedule, inputs: Sequence[np.ndarray]) -> list[np.nd
     types = {name: buf.type for name, buf in schedule.buffers.items()}
     for kernel in schedule.kernels:
         node = kernel.node
+        if kernel.view:
+            continue  # its output is its input's bytes, as planned: nothing runs, so a wrong plan shows
         outs = _evaluate_checked(node, [lookup(i) for i in node.inputs], types)
         # Every result is complete (and detached from the arena) before any output byte is written, so an
         # output planned in place over an input reads the input first, as a correct kernel must.

@@ -8,7 +8,7 @@ Node order in `Graph.nodes` is a topological order; passes keep it so.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -118,6 +118,11 @@ class Op(enum.Enum):
     PAD = enum.auto()
     UPSAMPLE_NEAREST = enum.auto()
     GATHER = enum.auto()
+    # integer arithmetic: int32 accumulator or int8 -> int8 with a new scale (TFLite's requantization)
+    REQUANTIZE = enum.auto()
+    # float <-> int8 at the edges of an integer region (only inside graphs compiled with int_only=False)
+    QUANTIZE = enum.auto()
+    DEQUANTIZE = enum.auto()
     # normalization
     SOFTMAX = enum.auto()
     LOG_SOFTMAX = enum.auto()
@@ -126,7 +131,8 @@ class Op(enum.Enum):
 
 
 def freeze(value: Any) -> Any:
-    """Attributes are plain immutable data: ints, floats, bools, strings, None, and tuples of them."""
+    """Attributes are plain immutable data: ints, floats, bools, strings, None, tuples of them, and frozen
+    dataclasses."""
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     if isinstance(value, (np.integer,)):
@@ -135,6 +141,8 @@ def freeze(value: Any) -> Any:
         return float(value)
     if isinstance(value, (int, float, bool, str)) or value is None:
         return value
+    if is_dataclass(value) and not isinstance(value, type) and value.__dataclass_params__.frozen:
+        return value  # typed parameter records, e.g. the integer parameters `q` of a quantized node
     raise TypeError(f"attribute value {value!r} of type {type(value).__name__} is not plain immutable data")
 
 
