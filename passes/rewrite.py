@@ -1,0 +1,238 @@
+"""The one rewrite driver: local rules, given as data, applied to a fixed point.
+
+A `Rule` names the ops it looks at and a function `(node, ctx) -> Rewrite | None`. A `Rewrite` says what the
+matched node becomes: new nodes and constants placed where it stood, and for each of its outputs the value that
+stands for it from now on. `rewrite(graph, rules)` applies the first matching rule at each node, in node order,
+sweeping until no rule fires, and returns a new Graph; the input graph is never changed.
+
+Invariants the driver keeps (and checks, raising IRError naming the rule and the node):
+- a new node reads only values defined before the matched node, so inserting it there keeps topological order;
+- every output of the matched node is redefined or replaced by a value of exactly the same TensorType;
+- graph inputs and outputs keep their names. When an output would become another value, that value is renamed to
+  the output's name instead, unless it is a graph input or another output: then the rewrite is refused and the
+  matched node stays as the copy that keeps the output's name.
+- nodes and constants that no longer reach an output are dropped (after every sweep, so "single user" conditions
+  see live users only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from edgelower.ir import DType, Graph, Node, Op, TensorType
+from edgelower.names import sanitize
+from edgelower.ops import IRError, complete_attrs, infer_types
+
+
+class RewriteLoopError(RuntimeError):
+    """The rules did not reach a fixed point: some rules undo each other's work."""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What a matched node becomes. New nodes may define the matched node's output names (no renaming needed);
+    `replace` maps each output that is not redefined to the existing or new value that stands for it. `types`
+    gives new values whose type is not the one `edgelower.ops` infers (e.g. quantized)."""
+
+    nodes: tuple[Node, ...] = ()
+    constants: Mapping[str, np.ndarray] = field(default_factory=dict)
+    replace: Mapping[str, str] = field(default_factory=dict)
+    types: Mapping[str, TensorType] = field(default_factory=dict)
+
+
+def alias(node: Node, value: str) -> Rewrite:
+    """The node computes nothing: its (single) output is `value`."""
+    return Rewrite(replace={node.output: value})
+
+
+RuleFn = Callable[[Node, "RewriteContext"], "Rewrite | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`fn` is asked about every node whose op is in `ops` (one Op or several) and returns a Rewrite or None."""
+
+    name: str
+    ops: frozenset[Op]
+    fn: RuleFn
+
+    def __post_init__(self):
+        object.__setattr__(self, "ops", frozenset([self.ops] if isinstance(self.ops, Op) else self.ops))
+
+
+class RewriteContext:
+    """What a rule may look at: the current graph and lookups over it, plus fresh names for new values."""
+
+    def __init__(self, graph: Graph, taken: set[str]):
+        self.graph = graph
+        self._taken = taken
+        self._producers: dict[str, Node] | None = None
+        self._users: dict[str, list[Node]] | None = None
+
+    def producer(self, name: str) -> Node | None:
+        if self._producers is None:
+            self._producers = self.graph.producers()
+        return self._producers.get(name)
+
+    def users(self, name: str) -> list[Node]:
+        if self._users is None:
+            self._users = self.graph.users()
+        return self._users.get(name, [])
+
+    def constant(self, name: str) -> np.ndarray | None:
+        return self.graph.constants.get(name)
+
+    def type(self, name: str) -> TensorType:
+        return self.graph.types[name]
+
+    def is_output(self, name: str) -> bool:
+        return name in self.graph.outputs
+
+    def only_user(self, name: str, node: Node) -> bool:
+        """`node` is the single consumer of `name`, and `name` is not a graph output: it may be fused away."""
+        return not self.is_output(name) and self.users(name) == [node]
+
+    def fresh(self, hint: str) -> str:
+        """A name unused in this rewrite run. Deterministic: the same graph and rules give the same names."""
+        base, n = sanitize(hint), 0
+        name = base
+        while name in self._taken:
+            n += 1
+            name = f"{base}_{n}"
+        self._taken.add(name)
+        return name
+
+
+def drop_dead(graph: Graph) -> Graph:
+    """Remove nodes and constants that do not reach an output. Inputs stay: they are the interface."""
+    live = set(graph.outputs)
+    kept: list[Node] = []
+    for node in reversed(graph.nodes):
+        if any(o in live for o in node.outputs):
+            kept.append(node)
+            live.update(node.inputs)
+    kept.reverse()
+    defined = set(graph.inputs) | {o for n in kept for o in n.outputs} | (live & set(graph.constants))
+    return graph.replace(nodes=tuple(kept), types={k: t for k, t in graph.types.items() if k in defined},
+                         constants={k: v for k, v in graph.constants.items() if k in live})
+
+
+def _rename(name: str, renames: Mapping[str, str]) -> str:
+    return renames.get(name, name)
+
+
+def _renamed_node(node: Node, renames: Mapping[str, str]) -> Node:
+    if not renames or not any(n in renames for n in node.inputs + node.outputs):
+        return node
+    outputs = tuple(_rename(o, renames) for o in node.outputs)
+    name = outputs[0] if node.name == node.outputs[0] else node.name
+    return Node(node.op, tuple(_rename(i, renames) for i in node.inputs), outputs, node.attrs, name, node.source)
+
+
+def _place(graph: Graph, index: int, rw: Rewrite, where: str):
+    """Type the rewrite's new constants and nodes, which take the place of node `index`. Returns the values defined
+    there (types), the constants, the new nodes with complete attributes, and the names visible at that place."""
+    old = graph.nodes[index]
+    visible = set(graph.inputs) | set(graph.constants) | {o for n in graph.nodes[:index] for o in n.outputs}
+    types = {k: t for k, t in graph.types.items() if k not in old.outputs}
+    constants = dict(graph.constants)
+
+    def define(name: str, ttype: TensorType) -> None:
+        if name in types or name != sanitize(name):
+            raise IRError(f"{where}: new value %{name} is taken or not a sanitized name")
+        types[name] = ttype
+        visible.add(name)
+
+    for name, data in rw.constants.items():
+        data = np.array(data)
+        data.setflags(write=False)
+        define(name, rw.types.get(name, TensorType(data.shape, DType.of(data.dtype))))
+        constants[name] = data
+    nodes = []
+    for node in rw.nodes:
+        for i in node.inputs:
+            if i not in visible:
+                raise IRError(f"{where}: new node {node.name} reads %{i}, which is not defined before {old.name}")
+        attrs = complete_attrs(node.op, node.attrs)
+        for o, t in zip(node.outputs, infer_types(node.op, [types[i] for i in node.inputs], attrs)):
+            define(o, rw.types.get(o, t))
+        nodes.append(Node(node.op, node.inputs, node.outputs, attrs, node.name, node.source or old.source))
+    return types, constants, tuple(nodes), visible
+
+
+def _apply(graph: Graph, index: int, rule: Rule, rw: Rewrite) -> Graph | None:
+    """The graph with `rw` applied to node `index`, or None when it would take a graph output's name away."""
+    old = graph.nodes[index]
+    where = f"rule '{rule.name}' at node {old.name} ({old.op.name})"
+    if set(rw.replace) - set(old.outputs):
+        raise IRError(f"{where}: replaces {sorted(set(rw.replace) - set(old.outputs))}, which it does not define")
+    types, constants, new_nodes, visible = _place(graph, index, rw, where)
+    renames: dict[str, str] = {}
+    for o in old.outputs:
+        target = o if o in types else rw.replace.get(o)
+        if target is None or (o in types and o in rw.replace):
+            raise IRError(f"{where}: output %{o} must be either redefined or replaced, exactly once")
+        if target not in visible:
+            raise IRError(f"{where}: %{o} is replaced by %{target}, which is not defined before {old.name}")
+        if types[target] != graph.types[o]:
+            raise IRError(f"{where}: %{o}: {graph.types[o]} would be replaced by %{target}: {types[target]}")
+        if target == o:
+            continue
+        if o not in graph.outputs:
+            renames[o] = target  # uses of %o read %target
+            continue
+        target = renames.get(target, target)
+        if target in graph.outputs or target in graph.inputs:
+            return None  # the matched node stays: it is the copy that keeps two interface names apart
+        renames[target] = o  # %target takes the output's name, at its definition and in every use
+        types[o] = types.pop(target)
+        if target in constants:
+            constants[o] = constants.pop(target)
+    for o, target in renames.items():
+        while target in renames:  # %o -> %target, which may itself have taken an output's name
+            target = renames[target]
+        renames[o] = target
+    nodes = graph.nodes[:index] + new_nodes + graph.nodes[index + 1:]
+    return graph.replace(nodes=tuple(_renamed_node(n, renames) for n in nodes), types=types, constants=constants)
+
+
+def rewrite(graph: Graph, rules: Iterable[Rule], *, name: str = "rewrite", max_rewrites: int | None = None) -> Graph:
+    """Apply `rules` until none fires; return the new graph, without dead nodes or constants.
+
+    At each node the rules for its op are tried in table order and the first Rewrite wins; the driver then looks at
+    the same position again, so new nodes are matched at once. Raises RewriteLoopError after `max_rewrites`
+    (default: 100 per node, at least 1000) rewrites, naming the rules that fired last.
+    """
+    table: dict[Op, list[Rule]] = {}
+    for rule in rules:
+        for op in rule.ops:
+            table.setdefault(op, []).append(rule)
+    limit = max_rewrites if max_rewrites is not None else max(1000, 100 * len(graph.nodes))
+    taken = set(graph.types)
+    graph, count, recent = drop_dead(graph), 0, []
+    while True:
+        changed, index = False, 0
+        ctx = RewriteContext(graph, taken)
+        while index < len(graph.nodes):
+            node = graph.nodes[index]
+            for rule in table.get(node.op, ()):
+                rw = rule.fn(node, ctx)
+                result = _apply(graph, index, rule, rw) if rw is not None else None
+                if result is None:
+                    continue
+                graph, changed, count = result, True, count + 1
+                taken.update(graph.types)
+                recent = (recent + [rule.name])[-8:]
+                if count > limit:
+                    raise RewriteLoopError(f"{name}: no fixed point after {limit} rewrites; the last rules that "
+                                           f"fired: {', '.join(recent)}")
+                ctx = RewriteContext(graph, taken)
+                break
+            else:
+                index += 1
+        if not changed:
+            return graph
+        graph = drop_dead(graph)
