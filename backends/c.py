@@ -8,6 +8,8 @@
 - `<prefix>.c`: weights as exact `static const` arrays (flash), one 16-byte-aligned `static uint8_t
   <prefix>_arena[arena_bytes]` (SRAM) in which every buffer is a pointer at its planned offset, kernel params as
   `static const` initializers, and `<prefix>_invoke()`: the runtime calls, each under a comment naming its node.
+  Aliases need nothing more: a view's pointer is its input's bytes (its kernel emits only a comment), and an
+  in-place kernel gets the same pointer for its output as for the input it overwrites. Both are checked here.
 - `main.c`: a host-only harness, kept apart from the model: it reads each input from a raw binary file named on
   the command line, invokes, and writes each output to the next file names.
 
@@ -20,9 +22,12 @@ from dataclasses import dataclass
 
 from edgelower.errors import BuildError
 from edgelower.names import sanitize
-from edgelower.schedule import ARENA_ALIGN, Buffer, Schedule
+from edgelower.passes.alias_buffers import view_offset
+from edgelower.schedule import ARENA_ALIGN, Buffer, Kernel, Schedule
 
-from edgelower.backends.c_kernels import Call, KernelContext, Params, Scalar, emit_kernel
+from edgelower.backends.c_kernels import (
+    IN_PLACE, IN_PLACE_WITH_SCRATCH, Array, Call, KernelContext, Params, Scalar, emit_kernel,
+)
 from edgelower.backends.c_syntax import Identifiers, c_type, float_literal, initializer, literals
 from edgelower.backends.writer import CodeWriter
 
@@ -44,7 +49,7 @@ class _Program:
     pointers: dict[str, str]        # value -> C expression of its data (local pointer or constant array)
     constants: list[str]            # values emitted as static const arrays, in first-use order
     locals: list[str]               # arena buffers the kernels touch, in first-use order
-    defs: list[Params | Scalar]
+    defs: list[Params | Scalar | Array]
     steps: list[_Step]
 
     @property
@@ -95,21 +100,63 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
             local.append(value)
 
     for kernel in schedule.kernels:
-        for value in kernel.node.inputs + kernel.node.outputs:
+        for value in kernel.node.inputs + kernel.node.outputs + kernel.scratch:
             bind(value, True)
     for value in graph.inputs + graph.outputs:
         bind(value, False)
 
-    defs: list[Params | Scalar] = []
+    defs: list[Params | Scalar | Array] = []
     steps: list[_Step] = []
     for kernel in schedule.kernels:
         node = kernel.node
-        ctx = KernelContext(node, graph.types, pointers, idents)
-        emit_kernel(ctx)
         where = f" at {node.source}" if node.source else ""
-        steps.append(_Step(f"{node.op.name.lower()}: %{node.name} ({node.op.name}){where}", tuple(ctx.calls)))
+        comment = f"{node.op.name.lower()}: %{node.name} ({node.op.name}){where}"
+        if kernel.view:
+            offset = _check_view(schedule, kernel)
+            steps.append(_Step(f"{comment}: a view of %{node.inputs[0]} + {offset} bytes, no code", ()))
+            continue
+        _check_overlap(schedule, kernel)
+        ctx = KernelContext(node, graph.types, pointers, idents, tuple(pointers[s] for s in kernel.scratch))
+        emit_kernel(ctx)
+        steps.append(_Step(comment, tuple(ctx.calls)))
         defs.extend(ctx.defs)
+    # Only pointers some call passes: a view runs no code, an in-place kernel passes one pointer for two buffers.
+    used = {arg for step in steps for call in step.calls for arg in call.args}
+    local = [value for value in local if pointers[value] in used]
     return _Program(schedule, prefix, pointers, constants, local, defs, steps)
+
+
+def _check_view(schedule: Schedule, kernel: Kernel) -> int:
+    """A view kernel runs no code, so its output must already be its input's bytes at the view's offset."""
+    node, buffers = kernel.node, schedule.buffers
+    offset = view_offset(node, {n: b.type for n, b in buffers.items()})
+    x, y = buffers[node.inputs[0]], buffers[node.output]
+    if offset is None or not x.in_arena or y.offset != x.offset + offset:
+        raise BuildError(f"C backend: node {node.name} ({node.op.name}) is marked a view, but %{y.name} is not "
+                         f"%{x.name}'s bytes at the view's offset")
+    return offset
+
+
+def _check_overlap(schedule: Schedule, kernel: Kernel) -> None:
+    """An output may share bytes with an input only when the kernel runs in place and the two are the same
+    elements: any other overlap would break the kernel's `restrict` contract or read overwritten values."""
+    node, buffers = kernel.node, schedule.buffers
+    for out in node.outputs:
+        y = buffers[out]
+        for name in node.inputs:
+            x = buffers[name]
+            if not x.in_arena or x.offset + x.nbytes <= y.offset or y.offset + y.nbytes <= x.offset:
+                continue
+            in_place = node.op in IN_PLACE or (node.op in IN_PLACE_WITH_SCRATCH and kernel.scratch)
+            if not in_place or (x.offset, x.type.shape, x.type.dtype) != (y.offset, y.type.shape, y.type.dtype):
+                raise BuildError(f"C backend: node {node.name} ({node.op.name}) would write %{out} over %{name}, "
+                                 "which its kernel cannot do in place")
+    for name in kernel.scratch:
+        z = buffers[name]
+        for other in node.inputs + node.outputs:
+            x = buffers[other]
+            if x.in_arena and x.offset < z.offset + z.nbytes and z.offset < x.offset + x.nbytes:
+                raise BuildError(f"C backend: node {node.name} ({node.op.name}): scratch %{name} overlaps %{other}")
 
 
 def _type_text(schedule: Schedule, value: str) -> str:
@@ -178,9 +225,11 @@ def _constant(w: CodeWriter, program: _Program, value: str) -> None:
               literals(data, t.dtype), "};")
 
 
-def _definition(w: CodeWriter, d: Params | Scalar) -> None:
+def _definition(w: CodeWriter, d: Params | Scalar | Array) -> None:
     if isinstance(d, Params):
         w.wrapped(f"static const {d.ctype} {d.name} = {{", initializer(d.fields), "};")
+    elif isinstance(d, Array):
+        w.wrapped(f"static const {d.ctype} {d.name}[{len(d.literals)}] = {{", d.literals, "};")
     else:
         w.statement(f"static const {d.ctype} {d.name} = {d.literal}")
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from edgelower.errors import BuildError
 from edgelower.ir import DType, Node, Op, TensorType
-from edgelower.ops import complete_attrs
+from edgelower.ops import complete_attrs, parse_activation
 
-from edgelower.backends.c_syntax import Identifiers, c_type, float_literal, scalar_literal
+from edgelower.backends.c_syntax import Identifiers, c_type, float_literal, literals, scalar_literal
 
 MAX_DIMS = 6  # EL_MAX_DIMS
 
@@ -37,6 +39,15 @@ class Scalar:
 
 
 @dataclass(frozen=True)
+class Array:
+    """A `static const` array of exact literals (per-channel integer parameters)."""
+
+    ctype: str
+    name: str
+    literals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Call:
     fn: str
     args: tuple[str, ...]
@@ -51,7 +62,8 @@ class KernelContext:
     types: Mapping[str, TensorType]
     pointers: Mapping[str, str]
     idents: Identifiers
-    defs: list[Params | Scalar] = field(default_factory=list)
+    scratch: tuple[str, ...] = ()  # pointers to the kernel's scratch buffers: it runs in place
+    defs: list[Params | Scalar | Array] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
     @cached_property
@@ -82,6 +94,12 @@ class KernelContext:
         name = self.idents.unique(f"s_{self.node.name}")
         self.defs.append(Scalar(c_type(dtype), name, scalar_literal(value, dtype)))
         return f"&{name}"
+
+    def array(self, dtype: DType, hint: str, values: Any) -> str:
+        """A static const array of `values` in `dtype`, defined before anything that points at it; its name."""
+        name = self.idents.unique(f"{hint}_{self.node.name}")
+        self.defs.append(Array(c_type(dtype), name, tuple(literals(np.asarray(values), dtype))))
+        return name
 
     def call(self, fn: str, *args: str, checked: bool = False) -> None:
         self.calls.append(Call(fn, tuple(args), checked))
@@ -148,6 +166,21 @@ def copy(k: KernelContext, elem_size: int, shape: Sequence[int], x_stride: Seque
 
 # --- compute --------------------------------------------------------------------------------------------------
 
+ACTIVATIONS = {Op.RELU: "EL_ACT_RELU", Op.CLAMP: "EL_ACT_CLAMP", Op.HARDSWISH: "EL_ACT_HARDSWISH"}
+
+
+def activation(k: KernelContext) -> str:
+    """A pointer to the node's fused activation (an el_activation_f32), or NULL when it has none."""
+    fused = parse_activation(k.attrs.get("activation"))
+    if fused is None:
+        return "NULL"
+    op, a = fused
+    lo, hi = a.get("min"), a.get("max")
+    return k.params("el_activation_f32", {"kind": ACTIVATIONS[op],
+                                          "min": "-INFINITY" if lo is None else float_literal(lo),
+                                          "max": "INFINITY" if hi is None else float_literal(hi)})
+
+
 def emit_conv2d(k: KernelContext) -> None:
     a = k.attrs
     (n, c, h, w), (o, _, kh, kw), (_, _, oh, ow) = k.type(0).shape, k.type(1).shape, k.out.shape
@@ -156,14 +189,17 @@ def emit_conv2d(k: KernelContext) -> None:
         "kernel_h": kh, "kernel_w": kw, "stride_h": a["stride"][0], "stride_w": a["stride"][1],
         "dilation_h": a["dilation"][0], "dilation_w": a["dilation"][1],
         "pad_top": a["padding"][0], "pad_left": a["padding"][1], "groups": a["groups"]})
-    k.call("el_conv2d_f32", p, k.ptr(0), k.ptr(1), k.ptr(2), k.out_ptr)
+    if k.scratch:  # planned in place (passes/alias_buffers.py): the output pointer is the input's
+        k.call("el_depthwise_conv2d_inplace_f32", p, activation(k), k.out_ptr, k.ptr(1), k.ptr(2), k.scratch[0])
+    else:
+        k.call("el_conv2d_f32", p, activation(k), k.ptr(0), k.ptr(1), k.ptr(2), k.out_ptr)
 
 
 def emit_linear(k: KernelContext) -> None:
     out_features, in_features = k.type(1).shape
     p = k.params("el_linear_params", {"rows": k.type(0).numel // in_features, "in_features": in_features,
                                       "out_features": out_features})
-    k.call("el_linear_f32", p, k.ptr(0), k.ptr(1), k.ptr(2), k.out_ptr)
+    k.call("el_linear_f32", p, activation(k), k.ptr(0), k.ptr(1), k.ptr(2), k.out_ptr)
 
 
 def emit_matmul(k: KernelContext) -> None:
@@ -191,7 +227,8 @@ def emit_binary(k: KernelContext) -> None:
     y = k.out.shape
     p = k.params("el_broadcast_params", broadcast(k, y, broadcast_strides(k.type(0).shape, y),
                                                   broadcast_strides(k.type(1).shape, y)))
-    k.call(BINARY[k.node.op], p, k.ptr(0), k.ptr(1), k.out_ptr)
+    act = (activation(k),) if k.node.op is Op.ADD else ()
+    k.call(BINARY[k.node.op], p, *act, k.ptr(0), k.ptr(1), k.out_ptr)
 
 
 def _unary_params(k: KernelContext) -> str:
@@ -207,6 +244,13 @@ def emit_clamp(k: KernelContext) -> None:
     lo = "-INFINITY" if a["min"] is None else float_literal(a["min"])
     hi = "INFINITY" if a["max"] is None else float_literal(a["max"])
     k.call("el_clamp_f32", _unary_params(k), lo, hi, k.ptr(0), k.out_ptr)
+
+
+def emit_quantize(k: KernelContext) -> None:
+    """QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32): the edges of an integer region."""
+    a = k.attrs
+    fn = "el_quantize_f32_s8" if k.node.op is Op.QUANTIZE else "el_dequantize_s8_f32"
+    k.call(fn, _unary_params(k), float_literal(a["scale"]), str(int(a["zero_point"])), k.ptr(0), k.out_ptr)
 
 
 def emit_gelu(k: KernelContext) -> None:
@@ -354,6 +398,8 @@ KERNELS: dict[Op, Emit] = {
     **{op: emit_unary for op in UNARY},
     Op.CLAMP: emit_clamp,
     Op.GELU: emit_gelu,
+    Op.QUANTIZE: emit_quantize,
+    Op.DEQUANTIZE: emit_quantize,
     Op.MAX_POOL2D: emit_pool2d,
     Op.AVG_POOL2D: emit_pool2d,
     **{op: emit_reduce for op in REDUCE},
@@ -371,12 +417,27 @@ KERNELS: dict[Op, Emit] = {
     Op.GATHER: emit_gather,
 }
 
-# Kernels that move bytes and work for every dtype; every other kernel exists for float32 only (int8 comes next).
-ANY_DTYPE = {Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.CONCAT, Op.PAD, Op.UPSAMPLE_NEAREST, Op.GATHER}
+# Kernels that may write their output over an input of the same type (no `restrict`; runtime/include/edgelower.h,
+# "Aliasing"); CONV2D only with a scratch buffer, through its depthwise in-place kernel. The backend refuses any
+# other overlap of an output with an input.
+IN_PLACE = {*BINARY, *UNARY, Op.CLAMP, Op.GELU, Op.SOFTMAX, Op.LOG_SOFTMAX, Op.LAYER_NORM, Op.BATCH_NORM}
+IN_PLACE_WITH_SCRATCH = {Op.CONV2D}
+
+# Kernels that move bytes and work for every dtype; QUANTIZE and DEQUANTIZE convert between float32 and int8; every
+# other kernel here exists for float32 only (the int8 ones are c_kernels_s8's).
+ANY_DTYPE = {Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.CONCAT, Op.PAD, Op.UPSAMPLE_NEAREST, Op.GATHER,
+             Op.QUANTIZE, Op.DEQUANTIZE}
 
 
 def emit_kernel(k: KernelContext) -> None:
-    """Dispatch one node through KERNELS after checking the runtime has a kernel for its dtypes."""
+    """Dispatch one node through KERNELS after checking the runtime has a kernel for its dtypes; integer nodes (a
+    `q` record, or int8 comparisons) go to the int8 kernels of c_kernels_s8."""
+    # Imported here: c_kernels_s8 builds on this module's context and iteration-space helpers.
+    from edgelower.backends.c_kernels_s8 import emit_int8_kernel, is_int8_node
+
+    if is_int8_node(k):
+        emit_int8_kernel(k)
+        return
     op = k.node.op
     if op not in KERNELS:
         raise k.fail("no C kernel is registered for this op (add an emit function to c_kernels.KERNELS)")

@@ -23,17 +23,19 @@ from hypothesis import given, settings, strategies as st
 
 from edgelower.backends import BACKENDS
 from edgelower.backends import c_kernels
+from edgelower.backends.c_kernels_s8 import INT8_KERNELS
 from edgelower.backends.c import render_c
 from edgelower.errors import BuildError, ExecutionError
 from edgelower.interpreter import run_graph
 from edgelower.ir import DType, Graph, GraphBuilder, Node, Op, QParams, TensorType
 from edgelower.ops import infer_types
 from edgelower.passes.plan_memory import plan_memory
+from edgelower.qattrs import RequantQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR, loader
 from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
 from edgelower.schedule import Schedule, linearize
 
-from strategies import graph_and_inputs, graphs, inputs_for
+from strategies import FLOAT_OPS, graph_and_inputs, graphs, inputs_for
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler: apt-get install gcc")
 
@@ -172,9 +174,18 @@ def norm_family(f: Family) -> None:
     f.out(Op.BATCH_NORM, [f.input((4, 3)), *bn])
 
 
+def quantize_family(f: Family) -> None:
+    """The edges of an integer region (graphs lowered with int_only=False) and a requantization between them."""
+    x = f.input((3, 7), -3.0, 3.0)
+    q = f.b.op(Op.QUANTIZE, [x], {"scale": 0.02, "zero_point": 3})
+    f.out(Op.DEQUANTIZE, [q], {"scale": 0.02, "zero_point": 3})
+    r = f.out(Op.REQUANTIZE, [q], {"q": RequantQ.from_scales(0.02, 3, 0.05, -7)})
+    f.out(Op.DEQUANTIZE, [r], {"scale": 0.05, "zero_point": -7})
+
+
 FAMILIES = {fn.__name__.removesuffix("_family"): fn for fn in (
     conv_family, dense_family, elementwise_family, activation_family, pool_family, reduce_family, movement_family,
-    norm_family)}
+    norm_family, quantize_family)}
 
 
 def family(name: str) -> tuple[Graph, list[np.ndarray]]:
@@ -185,7 +196,7 @@ def family(name: str) -> tuple[Graph, list[np.ndarray]]:
 
 def test_families_cover_every_op():
     assert {node.op for name in FAMILIES for node in family(name)[0].nodes} == set(Op)
-    assert set(c_kernels.KERNELS) == set(Op)
+    assert set(c_kernels.KERNELS) | set(INT8_KERNELS) == set(Op)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -257,7 +268,7 @@ def merge(parts: list[Graph]) -> Graph:
 @given(st.data())
 def test_every_op_with_random_attributes(data):
     graph = merge([data.draw(graphs(ops={op}, max_nodes=2, max_inputs=1, max_outputs=2), label=op.name)
-                   for op in sorted(Op, key=lambda o: o.value)])
+                   for op in sorted(FLOAT_OPS, key=lambda o: o.value)])
     inputs = data.draw(inputs_for(graph))
     assert_matches(graph, inputs, run_c(graph, inputs))
 

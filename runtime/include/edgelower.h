@@ -7,11 +7,13 @@
  * plain arguments, so one params type serves every dtype of an op.
  *
  * Naming: el_<op>_<type>(params, [scalars,] inputs..., outputs...).
- *   _f32  float32 kernels (this file).
- *   _s8   int8 kernels slot in next with the same params plus a requantization argument, e.g.
- *         el_conv2d_s8(const el_conv2d_params *p, const el_requant *q, const int8_t *x, const int8_t *w,
- *                      const int32_t *bias, int8_t *y).
- *   (none) data-movement kernels are dtype-generic: they copy `elem_size`-byte elements.
+ *   _f32     float32 kernels.
+ *   _s8      int8 kernels (section "int8" below): the same geometry params plus their integer parameters in
+ *            `static const` record structs (el_dot_q, el_requant, el_add_q, ...), e.g.
+ *            el_conv2d_s8(const el_conv2d_params *p, const el_dot_q *q, const el_requant *rq, const int8_t *x,
+ *                         const int8_t *w, const int32_t *bias, int8_t *y).
+ *   _s8_s32  int8 in, int32 accumulators out (the IR's CONV2D / LINEAR / MATMUL before their REQUANTIZE).
+ *   (none)   data-movement kernels are dtype-generic: they copy `elem_size`-byte elements.
  *
  * Numerical contract (float32): exactly rounded ops (add, sub, mul, div, sqrt, max, min, neg, abs, relu, clamp)
  * give the bit-exact IEEE float32 result. Accumulations (conv, linear, matmul, pools, reductions, normalization
@@ -21,7 +23,8 @@
  * cancellation. NaN propagates through max, min, relu, clamp and max-pooling, as in PyTorch.
  *
  * Aliasing: kernels whose pointers are `restrict` need disjoint buffers. Elementwise, activation and
- * normalization kernels (no `restrict`) also run in place, with y equal to an input of the same shape.
+ * normalization kernels (no `restrict`) also run in place, with y equal to an input of the same shape: they read
+ * every element before (or in the same step as) they write it. The memory planner relies on exactly this list.
  */
 #ifndef EDGELOWER_H
 #define EDGELOWER_H
@@ -74,6 +77,15 @@ typedef struct {
     int32_t stride[EL_MAX_DIMS];
 } el_walk;
 
+/* A fused activation: conv, linear and add apply it to each result in their own loop, exactly as the standalone
+ * kernel (el_relu_f32, el_clamp_f32, el_hardswish_f32) would to the same float. NULL: no activation. */
+typedef enum { EL_ACT_RELU = 1, EL_ACT_CLAMP = 2, EL_ACT_HARDSWISH = 3 } el_activation_kind;
+
+typedef struct {
+    int32_t kind;   /* el_activation_kind */
+    float min, max; /* EL_ACT_CLAMP's bounds; -INFINITY / INFINITY on an unbounded side */
+} el_activation_f32;
+
 /* ---- compute: conv.c, dense.c --------------------------------------------------------------------------- */
 
 /* NCHW input, OIHW weights (I = in_channels / groups), NCHW output. Padding positions read as zero; the
@@ -88,18 +100,25 @@ typedef struct {
     int32_t groups;
 } el_conv2d_params;
 
-/* y[n,o,oy,ox] = sum over (c, ky, kx) in that order, then + bias[o]. bias may be NULL. */
-void el_conv2d_f32(const el_conv2d_params *p, const float *EL_RESTRICT x, const float *EL_RESTRICT w,
-                   const float *EL_RESTRICT bias, float *EL_RESTRICT y);
+/* y[n,o,oy,ox] = act(sum over (c, ky, kx) in that order, then + bias[o]). bias and act may be NULL. */
+void el_conv2d_f32(const el_conv2d_params *p, const el_activation_f32 *act, const float *EL_RESTRICT x,
+                   const float *EL_RESTRICT w, const float *EL_RESTRICT bias, float *EL_RESTRICT y);
+
+/* Depthwise convolution (groups = in_channels = out_channels) written over its own input, as TinyEngine's: each
+ * plane's output goes to `scratch` (out_h * out_w elements, disjoint from xy), then over the plane it came from,
+ * which no later plane reads. Needs out_h * out_w <= in_h * in_w. Bit-exact with el_conv2d_f32. */
+void el_depthwise_conv2d_inplace_f32(const el_conv2d_params *p, const el_activation_f32 *act, float *xy,
+                                     const float *EL_RESTRICT w, const float *EL_RESTRICT bias,
+                                     float *EL_RESTRICT scratch);
 
 /* x[rows, in_features], w[out_features, in_features]: y = x @ w^T + bias. */
 typedef struct {
     int32_t rows, in_features, out_features;
 } el_linear_params;
 
-/* Sums over in_features in order, then adds bias (may be NULL). */
-void el_linear_f32(const el_linear_params *p, const float *EL_RESTRICT x, const float *EL_RESTRICT w,
-                   const float *EL_RESTRICT bias, float *EL_RESTRICT y);
+/* Sums over in_features in order, then adds bias (may be NULL), then applies act (may be NULL). */
+void el_linear_f32(const el_linear_params *p, const el_activation_f32 *act, const float *EL_RESTRICT x,
+                   const float *EL_RESTRICT w, const float *EL_RESTRICT bias, float *EL_RESTRICT y);
 
 /* a[..., m, k] @ b[..., k, n]; `batch` walks the broadcast batch dims with strides counted in elements to each
  * matrix's start; y is contiguous [batch..., m, n]. */
@@ -114,7 +133,9 @@ void el_matmul_f32(const el_matmul_params *p, const float *EL_RESTRICT a, const 
 
 /* ---- elementwise binary: elementwise.c (numpy broadcasting through el_broadcast_params) -------------------- */
 
-void el_add_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
+/* Add carries the fused activation of residual blocks (act may be NULL). */
+void el_add_f32(const el_broadcast_params *p, const el_activation_f32 *act, const float *a, const float *b,
+                float *y);
 void el_sub_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
 void el_mul_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
 void el_div_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
@@ -245,6 +266,229 @@ int el_gather_i64(const el_gather_params *p, const void *EL_RESTRICT table, cons
                   void *EL_RESTRICT y);
 int el_gather_i32(const el_gather_params *p, const void *EL_RESTRICT table, const int32_t *EL_RESTRICT idx,
                   void *EL_RESTRICT y);
+
+/* ---- float32 <-> int8 edges of an integer region: quantize.c ------------------------------------------------- */
+
+/* QUANTIZE: y = clamp(round_half_away(x / scale) + zero_point, -128, 127), the division in float32 (TFLite's
+ * AffineQuantize). NaN, infinities and |x / scale| >= 2^63 give -128, as the reference interpreter does on x86-64. */
+void el_quantize_f32_s8(const el_unary_params *p, float scale, int32_t zero_point, const float *x, int8_t *y);
+/* DEQUANTIZE: y = (float)(x - zero_point) * scale. */
+void el_dequantize_s8_f32(const el_unary_params *p, float scale, int32_t zero_point, const int8_t *x, float *y);
+
+/* ---- int8: conv_s8.c, dense_s8.c, elementwise_s8.c, activation_s8.c, pool_s8.c, reduce_s8.c, norm_s8.c ------
+ *
+ * TFLite's int8 arithmetic (docs/quantization.md), bit-exact with the integer interpreter
+ * (compiler/interpreter_int.py) and TFLite's reference kernels: real = (q - zero_point) * scale; int8 x int8
+ * products accumulate in int32 and are rescaled by MultiplyByQuantizedMultiplier (a Q31 multiplier and a shift,
+ * double rounding). No float or double anywhere: the parameters are the integers the compiler derived once.
+ * Offsets are TFLite's: input_offset = -input zero point, output_offset = +output zero point. Integer sums wrap
+ * modulo 2^32, as the interpreter's int64 arithmetic wrapped once to int32 does, so the accumulation order is free
+ * and the specialized kernels (1x1, depthwise) give the generic kernel's bits.
+ * Each kernel names the TFLite function it mirrors. Geometry comes in the float kernels' params structs. */
+
+/* The zero points of an int8 x int8 -> int32 product: acc += (x + input_offset) * (w + weight_offset), the second
+ * operand being the weights (conv, linear) or the right-hand matrix (matmul). TFLite's ConvParams input_offset and
+ * weights_offset. */
+typedef struct {
+    int32_t input_offset;
+    int32_t weight_offset;
+} el_dot_q;
+
+/* Requantization of one int32 value v (an accumulator with its bias, or an int8): TFLite's requantize epilogue
+ *   y = clamp(MultiplyByQuantizedMultiplier(v + input_offset, multiplier[i], shift[i]) + output_offset,
+ *             act_min, act_max)
+ * with i = 0 (per_channel 0) or the channel of v (per_channel 1: one pair per channel of the kernel's geometry).
+ * Shifts are in [-31, 31]: a positive shift multiplies by 2^shift before the high multiply. */
+typedef struct {
+    int32_t per_channel;
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} el_requant;
+
+/* Convolution, TFLite reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel: padding taps are skipped
+ * (they stand for x = input zero point, a zero product), acc = bias[o] (0 when bias is NULL) + sum (x + input_offset)
+ * * (w + weight_offset). The _s32 forms store the accumulator (the IR's CONV2D with `q`; a REQUANTIZE follows); the
+ * others requantize it in the same loop (channel = output channel), so it never reaches memory.
+ * Specializations, same results as the generic kernel:
+ *   el_conv2d_1x1_*        kernel 1x1, stride 1, no padding, groups 1 (pointwise);
+ *   el_depthwise_conv2d_*  groups == in_channels (any channel multiplier out_channels / in_channels). */
+void el_conv2d_s8_s32(const el_conv2d_params *p, const el_dot_q *q, const int8_t *EL_RESTRICT x,
+                      const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias, int32_t *EL_RESTRICT y);
+void el_conv2d_s8(const el_conv2d_params *p, const el_dot_q *q, const el_requant *rq, const int8_t *EL_RESTRICT x,
+                  const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias, int8_t *EL_RESTRICT y);
+void el_conv2d_1x1_s8_s32(const el_conv2d_params *p, const el_dot_q *q, const int8_t *EL_RESTRICT x,
+                          const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias, int32_t *EL_RESTRICT y);
+void el_conv2d_1x1_s8(const el_conv2d_params *p, const el_dot_q *q, const el_requant *rq,
+                      const int8_t *EL_RESTRICT x, const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias,
+                      int8_t *EL_RESTRICT y);
+void el_depthwise_conv2d_s8_s32(const el_conv2d_params *p, const el_dot_q *q, const int8_t *EL_RESTRICT x,
+                                const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias,
+                                int32_t *EL_RESTRICT y);
+void el_depthwise_conv2d_s8(const el_conv2d_params *p, const el_dot_q *q, const el_requant *rq,
+                            const int8_t *EL_RESTRICT x, const int8_t *EL_RESTRICT w,
+                            const int32_t *EL_RESTRICT bias, int8_t *EL_RESTRICT y);
+
+/* The fused depthwise convolution written over its own input (groups = in_channels = out_channels), as
+ * el_depthwise_conv2d_inplace_f32: each plane's output goes to `scratch` (out_h * out_w bytes, disjoint from xy),
+ * then over the plane it came from. Needs out_h * out_w <= in_h * in_w. Bit-exact with el_depthwise_conv2d_s8. */
+void el_depthwise_conv2d_inplace_s8(const el_conv2d_params *p, const el_dot_q *q, const el_requant *rq, int8_t *xy,
+                                    const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias,
+                                    int8_t *EL_RESTRICT scratch);
+
+/* Fully connected, TFLite reference_integer_ops::FullyConnected(PerChannel): acc = bias[o] + sum over in_features
+ * of (x + input_offset) * (w + weight_offset); requantized per out feature (channel = o) or per tensor. */
+void el_linear_s8_s32(const el_linear_params *p, const el_dot_q *q, const int8_t *EL_RESTRICT x,
+                      const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias, int32_t *EL_RESTRICT y);
+void el_linear_s8(const el_linear_params *p, const el_dot_q *q, const el_requant *rq, const int8_t *EL_RESTRICT x,
+                  const int8_t *EL_RESTRICT w, const int32_t *EL_RESTRICT bias, int8_t *EL_RESTRICT y);
+
+/* Batched matmul, TFLite reference_ops::BatchMatMul (int8): acc = sum over k of (a + input_offset) *
+ * (b + weight_offset); the fused form requantizes per tensor, or per output column (channel = j). */
+void el_matmul_s8_s32(const el_matmul_params *p, const el_dot_q *q, const int8_t *EL_RESTRICT a,
+                      const int8_t *EL_RESTRICT b, int32_t *EL_RESTRICT y);
+void el_matmul_s8(const el_matmul_params *p, const el_dot_q *q, const el_requant *rq, const int8_t *EL_RESTRICT a,
+                  const int8_t *EL_RESTRICT b, int8_t *EL_RESTRICT y);
+
+/* x viewed as [outer, channels, inner]: the channel axis of per-channel requantization. */
+typedef struct {
+    int32_t outer, channels, inner;
+} el_channel_params;
+
+/* REQUANTIZE, TFLite reference_ops::Requantize generalized to per-channel: el_requant applied to every element. */
+void el_requantize_s32_s8(const el_channel_params *p, const el_requant *rq, const int32_t *EL_RESTRICT x,
+                          int8_t *EL_RESTRICT y);
+void el_requantize_s8(const el_channel_params *p, const el_requant *rq, const int8_t *x, int8_t *y);
+
+/* ADD and SUB, TFLite reference_integer_ops::AddFunc (and SubFunc): both inputs offset, shifted left by
+ * left_shift, rescaled to a common scale, summed (subtracted), rescaled to the output. TFLite's ArithmeticParams. */
+typedef struct {
+    int32_t input1_offset, input2_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} el_add_q;
+
+void el_add_s8(const el_broadcast_params *p, const el_add_q *q, const int8_t *a, const int8_t *b, int8_t *y);
+void el_sub_s8(const el_broadcast_params *p, const el_add_q *q, const int8_t *a, const int8_t *b, int8_t *y);
+
+/* MUL, TFLite reference_integer_ops::MulElementwise: (a + input1_offset) * (b + input2_offset) rescaled. */
+typedef struct {
+    int32_t input1_offset, input2_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} el_mul_q;
+
+void el_mul_s8(const el_broadcast_params *p, const el_mul_q *q, const int8_t *a, const int8_t *b, int8_t *y);
+
+/* MAXIMUM and MINIMUM of int8 values with one quantization in and out: exact comparisons. */
+void el_maximum_s8(const el_broadcast_params *p, const int8_t *a, const int8_t *b, int8_t *y);
+void el_minimum_s8(const el_broadcast_params *p, const int8_t *a, const int8_t *b, int8_t *y);
+
+/* Clamp in the quantized domain (RELU, RELU6, CLAMP, MAXIMUM with a constant): y = min(max(x, lo), hi). */
+void el_clamp_s8(const el_unary_params *p, int32_t lo, int32_t hi, const int8_t *x, int8_t *y);
+
+/* HARDSWISH, TFLite reference_ops::HardSwish (int8): 16-bit fixed point, TFLite's HardSwishParams (offsets in
+ * the sign convention above: input_offset = -input zero point). */
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t reluish_multiplier_fixedpoint_int16, reluish_multiplier_exponent;
+    int32_t output_multiplier_fixedpoint_int16, output_multiplier_exponent;
+} el_hardswish_q;
+
+void el_hardswish_s8(const el_unary_params *p, const el_hardswish_q *q, const int8_t *x, int8_t *y);
+
+/* SIGMOID and TANH, TFLite reference_integer_ops::Logistic and ::Tanh: x + input_offset rescaled to Q4.27 and run
+ * through gemmlowp's fixed-point logistic / tanh; |x + input_offset| >= input_range_radius saturates. Outputs have
+ * TFLite's fixed quantization: sigmoid scale 1/256, zero point -128; tanh scale 1/128, zero point 0. */
+typedef struct {
+    int32_t input_offset;
+    int32_t input_range_radius;
+    int32_t input_multiplier, input_left_shift;
+} el_logistic_q;
+
+void el_sigmoid_s8(const el_unary_params *p, const el_logistic_q *q, const int8_t *x, int8_t *y);
+void el_tanh_s8(const el_unary_params *p, const el_logistic_q *q, const int8_t *x, int8_t *y);
+
+/* SOFTMAX along `axis` (el_softmax_params), TFLite reference_ops::Softmax (int8 in, int8 out): differences to the
+ * row maximum at or above diff_min are rescaled (beta folded in) to Q5.26 and exponentiated in gemmlowp fixed point;
+ * the output has scale 1/256 and zero point -128. */
+typedef struct {
+    int32_t input_multiplier, input_left_shift;
+    int32_t diff_min;
+} el_softmax_q;
+
+void el_softmax_s8(const el_softmax_params *p, const el_softmax_q *q, const int8_t *x, int8_t *y);
+
+/* MAX_POOL2D, TFLite reference_integer_ops::MaxPool: the largest in-bounds value (-128 for a window of padding
+ * only), clamped to [act_min, act_max]. */
+void el_max_pool2d_s8(const el_pool2d_params *p, int32_t act_min, int32_t act_max, const int8_t *EL_RESTRICT x,
+                      int8_t *EL_RESTRICT y);
+
+/* AVG_POOL2D, TFLite reference_integer_ops::AveragePool: the raw int8 values of the in-bounds taps summed and
+ * divided by their count (padding never counts; count_include_pad and divisor are not read), rounding half away
+ * from zero, clamped to [act_min, act_max]. Every window must hold an input. */
+void el_avg_pool2d_s8(const el_pool2d_params *p, int32_t act_min, int32_t act_max, const int8_t *EL_RESTRICT x,
+                      int8_t *EL_RESTRICT y);
+
+/* MEAN, TFLM's int8 MEAN (reference_ops::QuantizedMeanOrSum, mean branch): with n reduced elements, TFLM folds 1/n
+ * into the multiplier, k = min(floor(log2 n), 32, 31 + shift), M_n = (multiplier << k) / n, s_n = shift - k, and
+ * y = clamp(MultiplyByQuantizedMultiplier(sum + n * input_offset, M_n, s_n) + output_offset, -128, 127), the sum
+ * taken modulo 2^32. n < 2^23 (compiler/qattrs.py, MeanQ). */
+typedef struct {
+    int32_t input_offset, output_offset;
+    int32_t multiplier, shift;
+} el_mean_q;
+
+void el_mean_s8(const el_reduce_params *p, const el_mean_q *q, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+
+/* ---- int8 transformer nonlinearities: transformer_s8.c -----------------------------------------------------
+ *
+ * No TFLite equivalent: I-BERT / I-ViT integer-only softmax, GELU and LayerNorm (docs/quantization.md, "Integer
+ * transformer ops", states the algorithms and their error bounds). compiler/int_transformer.py is the numpy twin,
+ * bit for bit, and computes every field below from the scales (ISoftmaxQ, IGeluQ, ILayerNormQ). int64
+ * intermediates, no float. All three run in place (y == x). */
+
+/* floor(sqrt(n)) for every n (I-BERT's integer square root: Newton's iteration until it stops decreasing). */
+uint32_t el_isqrt_u64(uint64_t n);
+
+/* SOFTMAX along `axis`: exp(x - max) from a Q24 base-2 split and a Q15 polynomial for 2^-phi (poly_a, poly_b: I-BERT's
+ * i-exp, or I-ViT's Shiftmax with poly_a = 0), normalized by one int64 reciprocal per row. Output scale 1/256, zero
+ * point -128. */
+typedef struct {
+    int32_t exp_multiplier, diff_limit;
+    int32_t poly_a, poly_b;
+} el_isoftmax_q;
+
+void el_isoftmax_s8(const el_softmax_params *p, const el_isoftmax_q *q, const int8_t *x, int8_t *y);
+
+/* GELU, I-BERT's i-GELU: x (1 + erf(x / sqrt 2)) / 2 with erf a clipped second-order polynomial, requantized to
+ * the output by a dyadic multiplier (one int64 product, one rounding). */
+typedef struct {
+    int32_t input_offset;
+    int32_t erf_multiplier, erf_limit, erf_clip, erf_a;
+    int32_t output_multiplier, output_shift, output_offset;
+} el_igelu_q;
+
+void el_igelu_s8(const el_unary_params *p, const el_igelu_q *q, const int8_t *x, int8_t *y);
+
+/* LAYER_NORM over rows of `cols`, I-BERT's integer LayerNorm: exact centring, an int64 variance, el_isqrt_u64 on it
+ * normalized to 62 bits, one int64 reciprocal per row; weight and bias (int32[cols], never NULL) hold gamma and
+ * beta over the output scale. */
+typedef struct {
+    int32_t variance_shift;
+    int64_t epsilon;
+    int32_t norm_shift, weight_shift, output_offset;
+} el_ilayer_norm_q;
+
+void el_ilayer_norm_s8(const el_layer_norm_params *p, const el_ilayer_norm_q *q, const int8_t *x,
+                       const int32_t *weight, const int32_t *bias, int8_t *y);
 
 #ifdef __cplusplus
 }

@@ -17,12 +17,6 @@ static float sigmoid(float x)
     return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-/* relu6(x + 3) / 6, NaN-propagating. x + 3 is exact on [-6, -1.5] (Sterbenz), where it could cancel. */
-static float hardsigmoid(float x)
-{
-    return el_minf(el_maxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-}
-
 void el_relu_f32(const el_unary_params *p, const float *x, float *y)
 {
     int32_t i;
@@ -38,13 +32,13 @@ void el_clamp_f32(const el_unary_params *p, float lo, float hi, const float *x, 
 void el_hardswish_f32(const el_unary_params *p, const float *x, float *y)
 {
     int32_t i;
-    for (i = 0; i < p->count; ++i) y[i] = x[i] * hardsigmoid(x[i]);
+    for (i = 0; i < p->count; ++i) y[i] = x[i] * el_hardsigmoidf(x[i]);
 }
 
 void el_hardsigmoid_f32(const el_unary_params *p, const float *x, float *y)
 {
     int32_t i;
-    for (i = 0; i < p->count; ++i) y[i] = hardsigmoid(x[i]);
+    for (i = 0; i < p->count; ++i) y[i] = el_hardsigmoidf(x[i]);
 }
 
 void el_sigmoid_f32(const el_unary_params *p, const float *x, float *y)

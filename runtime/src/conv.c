@@ -1,8 +1,10 @@
 /* 2-d convolution, direct form (no im2col buffer: the arena holds only what the memory plan placed there). */
+#include <string.h>
+
 #include "internal.h"
 
-void el_conv2d_f32(const el_conv2d_params *p, const float *restrict x, const float *restrict w,
-                   const float *restrict bias, float *restrict y)
+void el_conv2d_f32(const el_conv2d_params *p, const el_activation_f32 *act, const float *restrict x,
+                   const float *restrict w, const float *restrict bias, float *restrict y)
 {
     const int32_t cin_g = p->in_channels / p->groups;
     const int32_t cout_g = p->out_channels / p->groups;
@@ -32,9 +34,33 @@ void el_conv2d_f32(const el_conv2d_params *p, const float *restrict x, const flo
                             }
                         }
                     }
-                    *y++ = bias ? acc + bias[o] : acc;
+                    *y++ = el_activate(act, bias ? acc + bias[o] : acc);
                 }
             }
+        }
+    }
+}
+
+/* Plane by plane through el_conv2d_f32 itself (one channel, one group), so every output sums the same products in
+ * the same order as the out-of-place kernel. Plane j's output lands on bytes [j * out_plane, (j + 1) * out_plane),
+ * all at or below plane j's input: only planes already read are overwritten. */
+void el_depthwise_conv2d_inplace_f32(const el_conv2d_params *p, const el_activation_f32 *act, float *xy,
+                                     const float *restrict w, const float *restrict bias, float *restrict scratch)
+{
+    const int32_t in_plane = p->in_h * p->in_w;
+    const int32_t out_plane = p->out_h * p->out_w;
+    const int32_t taps = p->kernel_h * p->kernel_w;
+    el_conv2d_params one = *p;
+    int32_t n, c;
+    one.batch = 1;
+    one.in_channels = 1;
+    one.out_channels = 1;
+    one.groups = 1;
+    for (n = 0; n < p->batch; ++n) {
+        for (c = 0; c < p->in_channels; ++c) {
+            const int32_t plane = n * p->in_channels + c;
+            el_conv2d_f32(&one, act, xy + plane * in_plane, w + c * taps, bias ? bias + c : NULL, scratch);
+            memcpy(xy + plane * out_plane, scratch, (size_t)out_plane * sizeof(float));
         }
     }
 }

@@ -1,8 +1,8 @@
 /* Linear and batched matmul. Dot products accumulate in float32 along the contraction dim, in order. */
 #include "internal.h"
 
-void el_linear_f32(const el_linear_params *p, const float *restrict x, const float *restrict w,
-                   const float *restrict bias, float *restrict y)
+void el_linear_f32(const el_linear_params *p, const el_activation_f32 *act, const float *restrict x,
+                   const float *restrict w, const float *restrict bias, float *restrict y)
 {
     int32_t r, o, i;
     for (r = 0; r < p->rows; ++r) {
@@ -11,7 +11,7 @@ void el_linear_f32(const el_linear_params *p, const float *restrict x, const flo
             const float *wo = w + o * p->in_features;
             float acc = 0.0f;
             for (i = 0; i < p->in_features; ++i) acc += xr[i] * wo[i];
-            *y++ = bias ? acc + bias[o] : acc;
+            *y++ = el_activate(act, bias ? acc + bias[o] : acc);
         }
     }
 }

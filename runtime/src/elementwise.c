@@ -3,13 +3,18 @@
 
 typedef enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN } binary_op;
 
-/* One output row: the op is dispatched once per row, so the loops stay tight. */
-static void binary_row(binary_op op, int32_t n, const float *a, int32_t sa, const float *b, int32_t sb, float *y)
+/* One output row: the op is dispatched once per row, so the loops stay tight. Only add has an activation. */
+static void binary_row(binary_op op, const el_activation_f32 *act, int32_t n, const float *a, int32_t sa,
+                       const float *b, int32_t sb, float *y)
 {
     int32_t i;
     switch (op) {
     case OP_ADD:
-        for (i = 0; i < n; ++i) y[i] = a[i * sa] + b[i * sb];
+        if (act) {
+            for (i = 0; i < n; ++i) y[i] = el_activate(act, a[i * sa] + b[i * sb]);
+        } else {
+            for (i = 0; i < n; ++i) y[i] = a[i * sa] + b[i * sb];
+        }
         break;
     case OP_SUB:
         for (i = 0; i < n; ++i) y[i] = a[i * sa] - b[i * sb];
@@ -31,7 +36,8 @@ static void binary_row(binary_op op, int32_t n, const float *a, int32_t sa, cons
 
 /* Walks the output row by row; the innermost dim is the row. y may equal a or b when that operand has the
  * output's shape: each element is read before it is written. */
-static void broadcast(const el_broadcast_params *p, binary_op op, const float *a, const float *b, float *y)
+static void broadcast(const el_broadcast_params *p, binary_op op, const el_activation_f32 *act, const float *a,
+                      const float *b, float *y)
 {
     const int32_t last = p->ndim - 1;
     const int32_t n = p->shape[last];
@@ -39,37 +45,38 @@ static void broadcast(const el_broadcast_params *p, binary_op op, const float *a
     int32_t idx[EL_MAX_DIMS] = {0};
     int32_t oa = 0, ob = 0, r;
     for (r = 0; r < rows; ++r) {
-        binary_row(op, n, a + oa, p->stride_a[last], b + ob, p->stride_b[last], y + r * n);
+        binary_row(op, act, n, a + oa, p->stride_a[last], b + ob, p->stride_b[last], y + r * n);
         el_step(last, p->shape, idx, p->stride_a, &oa, p->stride_b, &ob);
     }
 }
 
-void el_add_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
+void el_add_f32(const el_broadcast_params *p, const el_activation_f32 *act, const float *a, const float *b,
+                float *y)
 {
-    broadcast(p, OP_ADD, a, b, y);
+    broadcast(p, OP_ADD, act, a, b, y);
 }
 
 void el_sub_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
-    broadcast(p, OP_SUB, a, b, y);
+    broadcast(p, OP_SUB, NULL, a, b, y);
 }
 
 void el_mul_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
-    broadcast(p, OP_MUL, a, b, y);
+    broadcast(p, OP_MUL, NULL, a, b, y);
 }
 
 void el_div_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
-    broadcast(p, OP_DIV, a, b, y);
+    broadcast(p, OP_DIV, NULL, a, b, y);
 }
 
 void el_maximum_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
-    broadcast(p, OP_MAX, a, b, y);
+    broadcast(p, OP_MAX, NULL, a, b, y);
 }
 
 void el_minimum_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
-    broadcast(p, OP_MIN, a, b, y);
+    broadcast(p, OP_MIN, NULL, a, b, y);
 }

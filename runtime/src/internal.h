@@ -15,6 +15,31 @@ static inline float el_minf(float a, float b)
     return (a != a || a < b) ? a : b;
 }
 
+/* relu6(x + 3) / 6, NaN-propagating. x + 3 is exact on [-6, -1.5] (Sterbenz), where it could cancel. */
+static inline float el_hardsigmoidf(float x)
+{
+    return el_minf(el_maxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+}
+
+/* A fused activation applied to one result: the same expression as the standalone activation kernel, so fused
+ * and unfused code give the same bits. */
+static inline float el_activate(const el_activation_f32 *act, float v)
+{
+    if (!act) {
+        return v;
+    }
+    switch (act->kind) {
+    case EL_ACT_RELU:
+        return v < 0.0f ? 0.0f : v;
+    case EL_ACT_CLAMP:
+        return el_minf(el_maxf(v, act->min), act->max);
+    case EL_ACT_HARDSWISH:
+        return v * el_hardsigmoidf(v);
+    default:
+        return v;
+    }
+}
+
 static inline int32_t el_product(int32_t ndim, const int32_t *shape)
 {
     int32_t n = 1;
