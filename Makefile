@@ -6,8 +6,12 @@ STAMP := $(VENV)/.edgelower-installed
 # torch first and pinned: 2.13.0 takes the CPU wheel; an unpinned torch would pull gigabytes of CUDA packages.
 TORCH_PIN := torch==2.13.0
 PYTEST_WORKERS ?= 2
+# Cortex-M targets: cross compiler, newlib (rdimon semihosting) and the emulator, as Debian packages.
+CORTEX_M_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# gemmlowp's own fixedpoint.h and a C++ compiler: the int8 runtime's fixed point is checked against them.
+FIXEDPOINT_ORACLE_PACKAGES := libgemmlowp-dev g++
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean cortex-m-tools fixedpoint-oracle
 
 install: $(STAMP)
 
@@ -23,8 +27,15 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+test: $(STAMP) cortex-m-tools fixedpoint-oracle
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests
+
+# System packages: installed when missing and possible (root, apt-get), else named; the tests that need them skip.
+cortex-m-tools:
+	@tools/ensure-debian-packages Cortex-M $(CORTEX_M_PACKAGES)
+
+fixedpoint-oracle:
+	@tools/ensure-debian-packages "fixed-point oracle" $(FIXEDPOINT_ORACLE_PACKAGES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -4,8 +4,9 @@ It covers core ATen as `torch.export(...).run_decompositions(capture.decompositi
 the same table produce it, plus the few non-core overloads those graphs keep on purpose or commonly contain.
 Converters follow the calling convention in `edgelower.lowering`. This module holds the elementwise, reduction,
 data-movement and bookkeeping converters; `edgelower.aten_nn` holds the layer-shaped ones (convolution, matmul,
-pooling, normalization, attention) and is merged in at the bottom. Any overload missing here is unsupported, unless
-all its inputs are known at capture time, when capture evaluates it once with torch (see `edgelower.capture`).
+pooling, normalization, attention) and `edgelower.aten_quant` the quantize/dequantize ops of PT2E-quantized models;
+both are merged in at the bottom. Any overload missing here is unsupported, unless all its inputs are known at
+capture time, when capture evaluates it once with torch (see `edgelower.capture`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgelower.aten_nn import NN_OPS
+from edgelower.aten_quant import QUANT_OPS
 from edgelower.ir import DType, Op
 from edgelower.lowering import Lowering, Unlowerable
 
@@ -362,4 +364,5 @@ ATEN_TO_IR: dict[str, Converter] = {
     "aten._assert_tensor_metadata.default": _no_value,
     "aten.sym_constrain_range_for_size.default": _no_value,
     **NN_OPS,
+    **QUANT_OPS,
 }

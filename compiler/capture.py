@@ -29,6 +29,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 
 from edgelower.aten_ops import ATEN_TO_IR
+from edgelower.aten_quant import QUANT_OPS
 from edgelower.errors import CaptureError, Unsupported, UnsupportedOpError
 from edgelower.ir import DType, Graph, GraphBuilder, TensorType
 from edgelower.lowering import Lowering, Unlowerable
@@ -94,7 +95,7 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
         if not isinstance(x, torch.Tensor):
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
     try:
-        program = torch.export.export(model.eval(), example_inputs).run_decompositions(decomposition_table())
+        program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
     signature = program.graph_signature
@@ -116,6 +117,14 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"the exported program has a {spec.kind.name} input ({spec.arg.name}), which a "
                                "static graph cannot hold")
     return _lower(program.graph_module.graph, bindings, sanitize(type(model).__name__))
+
+
+def _eval_mode(model: torch.nn.Module) -> torch.nn.Module:
+    """model.eval(); a PT2E-converted model (an exported GraphModule, inference-only already) refuses eval()."""
+    try:
+        return model.eval()
+    except NotImplementedError:
+        return model
 
 
 def capture_graph_module(gm: torch.fx.GraphModule, example_inputs, constants: Mapping[int, torch.Tensor],
@@ -175,7 +184,8 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
             env[node] = _POISON
         else:
             try:
-                cx.at(node.name, source, _out_dtype(node))
+                # PT2E's quantize ops produce int8 / uint8 tensors the IR never holds (edgelower.aten_quant)
+                cx.at(node.name, source, None if key in QUANT_OPS else _out_dtype(node))
                 args = torch.fx.node.map_arg((node.args, node.kwargs), use)
                 env[node] = ATEN_TO_IR[key](cx, *args[0], **args[1])
                 _check_types(node, env[node], cx)

@@ -29,6 +29,17 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _patches(text: str):
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    split, _, grid = text.rpartition(":")
+    try:
+        rows, cols = (int(n) for n in grid.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--patches {text!r}: expected auto, none or SPLIT:RxC (e.g. add_1:4x4)")
+    return split, (rows, cols)
+
+
 def _load_factory(spec: str):
     """`zoo:NAME`, `package.module:factory` or `path/to/file.py:factory` -> (model, example_inputs or None)."""
     if spec.startswith("zoo:"):
@@ -69,7 +80,7 @@ def cmd_compile(args) -> int:
         if example is None:
             raise EdgelowerError(f"{args.model} returns only a model: give --input-shape (e.g. 1,3,96,96)")
         cm = edgelower.compile(model, example, target=args.target, memory_budget=args.memory_budget,
-                               on_stage=lambda s: status.update(s))
+                               patches=args.patches, on_stage=lambda s: status.update(s))
         status.update("saving")
         path = cm.save(args.output, overwrite=args.overwrite)
     console.print(f"[green]compiled[/] {args.model} for {args.target} -> {path}")
@@ -116,18 +127,27 @@ def cmd_report(args) -> int:
     manifest = Path(args.directory) / "manifest.json"
     if not manifest.is_file():
         raise EdgelowerError(f"{args.directory} has no manifest.json; is it a project written by `edgelower compile`?")
-    _print_report(json.loads(manifest.read_text())["report"])
+    report = json.loads(manifest.read_text())["report"]
+    _print_report(report)
+    if args.plot:
+        from edgelower.plot import plot_memory
+        from edgelower.report import Report
+
+        path = plot_memory(Report.from_dict(report), args.plot, title=f"{Path(args.directory).name}: live arena "
+                                                                       "bytes per op")
+        console.print(f"[green]wrote[/] {path}")
     return 0
 
 
 def cmd_targets(args) -> int:
     from edgelower.targets import TARGETS
 
-    table = Table("target", "backend", "features", "SRAM", "flash", "description")
+    table = Table("target", "backend", "core", "features", "SRAM", "flash", "runs on", "description")
     for t in TARGETS.values():
         kb = lambda n: "-" if n is None else f"{n // 1024} KiB"  # noqa: E731
-        table.add_row(t.name, t.backend, ",".join(sorted(t.features)), kb(t.sram_bytes), kb(t.flash_bytes),
-                      t.description)
+        runs_on = f"QEMU {t.machine.name}" if t.machine else t.runner
+        table.add_row(t.name, t.backend, t.core or "-", ",".join(sorted(t.features)), kb(t.sram_bytes),
+                      kb(t.flash_bytes), runs_on, t.description)
     out.print(table)
     return 0
 
@@ -153,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--input-dtype", default="float32", choices=["float32", "int64"])
     c.add_argument("--target", default="host")
     c.add_argument("--memory-budget", type=int, default=None, help="arena bytes the model must fit")
+    c.add_argument("--patches", type=_patches, default="auto",
+                   help="patch-based inference: auto (when over the memory budget or the target's SRAM), none, "
+                        "or SPLIT:RxC (split value and grid, e.g. add_1:4x4)")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     c.set_defaults(func=cmd_compile)
@@ -164,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="print a saved project's report")
     rep.add_argument("directory")
+    rep.add_argument("--plot", metavar="FILE", help="also draw live bytes per op (and the unpatched curve of a "
+                                                    "patched project) into FILE (.png, .svg, .pdf); needs matplotlib")
     rep.set_defaults(func=cmd_report)
     sub.add_parser("targets", help="list targets").set_defaults(func=cmd_targets)
     sub.add_parser("zoo", help="list bundled models").set_defaults(func=cmd_zoo)

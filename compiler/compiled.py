@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,13 +24,30 @@ from edgelower.targets import Target, get_target
 MANIFEST_VERSION = 1
 
 
+def quantize_with(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """A float array as the int8 input `spec` takes it: exactly Op.QUANTIZE (float32 division, round half away from
+    zero, zero point, clamp)."""
+    if np.asarray(x).dtype.kind != "f":
+        raise ValueError(f"input %{spec.name} is int8 with scale {spec.scale}: give float values to convert "
+                         f"(or int8 to run raw), not {np.asarray(x).dtype}")
+    scaled = np.asarray(x, np.float32) / np.float32(spec.scale)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    return np.clip(rounded.astype(np.int64) + spec.zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize_with(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """An int8 output as float32: exactly Op.DEQUANTIZE, (q - zero_point) * scale."""
+    return (q.astype(np.int32) - spec.zero_point).astype(np.float32) * np.float32(spec.scale)
+
+
 class CompiledModel:
     def __init__(self, files: dict[str, str], spec: IOSpec, report: Report, target: Target, graph=None,
                  schedule=None):
         self.files, self.spec = dict(files), spec
         self.report, self.target = report, target
         self.graph, self.schedule = graph, schedule
-        self.library: Path | None = None
+        self.library: Path | None = None   # host: the shared library
+        self.firmware = None               # Cortex-M: the built images (edgelower.runtime.cortex_m.Firmware)
         self._runner = None
 
     @property
@@ -45,7 +63,15 @@ class CompiledModel:
         return cls(files, IOSpec.from_schedule(schedule, prefix), report, target, schedule.graph, schedule)
 
     def build(self) -> None:
-        """Compile the generated sources (cached by content hash) and load them."""
+        """Compile the generated sources (cached by content hash) and load them. For a firmware target this also
+        checks the board's budgets and fills the report's ELF sizes and instruction count."""
+        if self.target.runner == "qemu":
+            from edgelower.runtime.cortex_m import QemuModel, build_firmware
+
+            self.firmware = build_firmware(self.files, self.spec, self.target)
+            self.report = replace(self.report, **self.firmware.report_fields())
+            self._runner = QemuModel(self.firmware, self.spec)
+            return
         from edgelower.runtime.loader import HostModel, build_shared_library
 
         if self.target.runner != "host":
@@ -60,15 +86,40 @@ class CompiledModel:
         return self._runner.run([np.asarray(x) for x in inputs])
 
     def __call__(self, *inputs: Any):
-        """Tensors in, tensors out (numpy in, numpy out); one output comes back bare, several as a tuple."""
+        """Tensors in, tensors out (numpy in, numpy out); one output comes back bare, several as a tuple.
+
+        An int8 model (quantize="int8") takes and returns int8 at its C API. Here float inputs are converted for
+        it: each float input of an int8 input is quantized with that input's scale and zero point (Op.QUANTIZE:
+        round half away from zero, clamp to [-128, 127]) and every int8 output comes back dequantized to float32,
+        (q - zero_point) * scale. Given int8 arrays for its int8 inputs, it runs them raw and returns raw int8, as
+        `run_numpy` always does."""
         as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
-        arrays = [x.detach().cpu().numpy() if hasattr(x, "detach") else x for x in inputs]
+        arrays = [np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x) for x in inputs]
+        quantized = [(s, a) for s, a in zip(self.inputs, arrays) if s.scale is not None]
+        raw = bool(quantized) and all(a.dtype == np.int8 for _, a in quantized)
+        if not raw and any(a.dtype == np.int8 for _, a in quantized):
+            raise ValueError("give every int8 input as float (converted) or every one as int8 (raw), not a mix")
+        if not raw:
+            arrays = [quantize_with(a, s) if s.scale is not None else a for s, a in zip(self.inputs, arrays)]
         outs = self.run_numpy(arrays)
+        if not raw:
+            outs = [dequantize_with(o, s) if s.scale is not None else o for s, o in zip(self.outputs, outs)]
         if as_torch:
             import torch
 
             outs = [torch.from_numpy(o) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def export_tflite(self, path: str | os.PathLike, channels_last_io: bool = False) -> Path:
+        """Write the compiled integer graph as a .tflite for TensorFlow Lite Micro, which computes the same bytes
+        (`edgelower.tflite_export`; needs the `tflite` extra). Float graphs have no TFLite int8 form."""
+        from edgelower.tflite_export import export_tflite
+
+        if self.graph is None:
+            raise ValueError("this CompiledModel holds no graph (it was loaded from a project directory); "
+                             "export from the model edgelower.compile returned")
+        export_tflite(self.graph, path, channels_last_io=channels_last_io)
+        return Path(path)
 
     def __repr__(self) -> str:
         sig = ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in self.inputs)
@@ -76,17 +127,20 @@ class CompiledModel:
 
     def manifest(self) -> dict:
         def tensors(specs):
-            return [{"name": s.name, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name} for s in specs]
+            return [{"name": s.name, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name,
+                     **({"scale": s.scale, "zero_point": s.zero_point} if s.scale is not None else {})}
+                    for s in specs]
 
         return {"edgelower_manifest": MANIFEST_VERSION, "prefix": self.spec.prefix, "target": self.target.name,
                 "inputs": tensors(self.inputs), "outputs": tensors(self.outputs), "files": sorted(self.files),
                 "report": self.report.to_dict()}
 
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write a self-contained project (sources, runtime, Makefile, manifest). Nothing is half-written:
+        """Write a self-contained project (sources, runtime, Makefile, manifest; for Cortex-M also firmware/:
+        startup, linker script, bare main). Nothing is half-written:
         the project is assembled in a temporary sibling directory and moved into place at the end."""
         from edgelower.runtime import INCLUDE_DIR, SRC_DIR
-        from edgelower.runtime.project import project_makefile
+        from edgelower.runtime.project import project_files
 
         target = Path(directory)
         if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
@@ -98,7 +152,9 @@ class CompiledModel:
                 (staging / name).write_text(text)
             shutil.copytree(INCLUDE_DIR, staging / "runtime" / "include")
             shutil.copytree(SRC_DIR, staging / "runtime" / "src")
-            (staging / "Makefile").write_text(project_makefile(sorted(self.files), self.spec.prefix))
+            for name, text in project_files(self.target, sorted(self.files), self.spec.prefix).items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name).write_text(text)
             (staging / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n")
             if self.graph is not None:
                 (staging / "graph.txt").write_text(str(self.graph) + "\n")
@@ -125,7 +181,8 @@ def load(directory: str | os.PathLike) -> CompiledModel:
     files = {name: (directory / name).read_text() for name in manifest["files"]}
 
     def tensors(key):
-        return tuple(TensorSpec(d["name"], tuple(d["shape"]), np.dtype(d["dtype"])) for d in manifest[key])
+        return tuple(TensorSpec(d["name"], tuple(d["shape"]), np.dtype(d["dtype"]), d.get("scale"),
+                                d.get("zero_point")) for d in manifest[key])
 
     spec = IOSpec(manifest["prefix"], tensors("inputs"), tensors("outputs"))
     model = CompiledModel(files, spec, Report.from_dict(manifest["report"]), get_target(manifest["target"]))

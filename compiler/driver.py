@@ -1,12 +1,15 @@
-"""The ahead-of-time driver: capture -> PIPELINES[kind] -> schedule -> plan_memory -> backend -> build."""
+"""The ahead-of-time driver: capture -> PIPELINES[kind] (patch-based inference last, when the memory budget asks
+for it) -> schedule -> plan_memory -> backend -> build."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
-from edgelower.errors import EdgelowerError, MemoryBudgetError
+import numpy as np
+
+from edgelower.errors import CalibrationError, MemoryBudgetError
 from edgelower.ir import Graph
 from edgelower.targets import get_target
 
@@ -17,6 +20,11 @@ class Options:
 
     prefix: str = "model"   # C identifier prefix of the generated API
     verify: bool = False    # run the verifier after every pass (always on under EDGELOWER_DEBUG)
+    observer: str = "minmax"  # quantize="int8": calibration observer, "minmax", "percentile" or "mse"
+    int_only: bool = True   # quantize="int8": every op on int8 (False: ops without one stay float, needs an FPU)
+    # Patch-based inference (passes/tile_patches.py): "auto" patches when the unpatched arena exceeds memory_budget
+    # (or the target's SRAM), None never, (split value, (rows, cols)) exactly that configuration.
+    patches: Any = "auto"
 
 
 def _options(options: dict[str, Any]) -> Options:
@@ -24,6 +32,13 @@ def _options(options: dict[str, Any]) -> Options:
     unknown = set(options) - known
     if unknown:
         raise TypeError(f"unknown compile option(s) {sorted(unknown)}; known: {sorted(known)}")
+    patches = options.get("patches", "auto")
+    if patches not in ("auto", None):
+        try:
+            split, (rows, cols) = patches
+            options = {**options, "patches": (str(split), (int(rows), int(cols)))}
+        except (TypeError, ValueError):
+            raise ValueError(f"patches={patches!r}; valid: 'auto', None or (split value name, (rows, cols))") from None
     return Options(**options)
 
 
@@ -58,11 +73,26 @@ def compile(model, example_inputs, target: str = "host", quantize: str | None = 
 def _check_quantize(quantize, calibration) -> None:
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize={quantize!r}; valid: None (float32) or 'int8'")
-    if quantize == "int8":
-        raise EdgelowerError("quantize='int8' needs the integer-only lowering, which this version does not have "
-                             "yet; compile in float32 (quantize=None)")
-    if calibration is not None:
+    if calibration is not None and quantize != "int8":
         raise ValueError("calibration data is only used with quantize='int8'")
+
+
+def _calibration_samples(calibration: Iterable | None) -> tuple[tuple[np.ndarray, ...], ...]:
+    """Each calibration item as a tuple of arrays: an item is a tensor (a one-input model) or a tuple/list of
+    tensors or arrays, in the order of the model's inputs. Shapes and dtypes are checked by `quantize`."""
+    samples = []
+    for i, item in enumerate(calibration or ()):
+        parts = (item,) if hasattr(item, "shape") else item
+        if not isinstance(parts, (tuple, list)):
+            raise CalibrationError(f"calibration sample {i} is a {type(item).__name__}; give a tensor (one-input "
+                                   "model) or a tuple of tensors, one per model input")
+        arrays = []
+        for j, x in enumerate(parts):
+            if not hasattr(x, "shape"):
+                raise CalibrationError(f"calibration sample {i}, input {j} is a {type(x).__name__}, not a tensor")
+            arrays.append(np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x))
+        samples.append(tuple(arrays))
+    return tuple(samples)
 
 
 def compile_graph(graph: Graph, target: str = "host", quantize: str | None = None, calibration=None,
@@ -71,30 +101,45 @@ def compile_graph(graph: Graph, target: str = "host", quantize: str | None = Non
     """Compile an already captured Graph (the torch.compile backend enters here)."""
     from edgelower.backends import BACKENDS
     from edgelower.compiled import CompiledModel
-    from edgelower.passes import PIPELINES, run_pipeline
-    from edgelower.passes.plan_memory import plan_memory
+    from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
+    from edgelower.passes.choose_patches import PATCHED_MEMORY, PatchOptions, resolve_patches
+    from edgelower.passes.lower_integer import LowerIntegerOptions
+    from edgelower.passes.quantize import QuantizeOptions
+    from edgelower.passes.schedule_graph import schedule_graph
     from edgelower.report import Report
-    from edgelower.schedule import linearize
 
     stage = on_stage or (lambda _: None)
     started = time.perf_counter() if _started is None else _started
     tgt, opts = get_target(target), _options(options)
     _check_quantize(quantize, calibration)
-    stage("passes")
-    graph = run_pipeline(graph, PIPELINES["float"], verify=opts.verify or None)
+    stage("passes" if quantize is None else "passes (calibrating on the interpreter, then integer lowering)")
+    pass_options = (QuantizeOptions(_calibration_samples(calibration), observer=opts.observer),
+                    LowerIntegerOptions(int_only=opts.int_only))
+    # The pipeline runs up to patch-based inference; the unpatched graph's plan decides whether to patch (and is
+    # the report's reference), then the rest of the pipeline applies the resolved configuration.
+    steps = PIPELINES[quantize or "float"]
+    cut = steps.index(PATCH_STEP)
+    unpatched = run_pipeline(graph, steps[:cut], options=pass_options, verify=opts.verify or None)
     stage("schedule and memory plan")
-    schedule = plan_memory(linearize(graph))
+    base = schedule_graph(unpatched, verify=opts.verify)
+    budget = memory_budget if memory_budget is not None else tgt.sram_bytes
+    # Only an explicit memory_budget fails here; over the target's SRAM, the board's own check reports the sizes.
+    choice = resolve_patches(unpatched, PatchOptions(opts.patches, budget, strict=memory_budget is not None),
+                             base.arena_bytes)
+    graph = run_pipeline(unpatched, steps[cut:], options=(PatchOptions(choice),), verify=opts.verify or None)
+    schedule = base if choice is None else schedule_graph(graph, PATCHED_MEMORY, verify=opts.verify)
+    label = "" if choice is None else f"split at %{choice[0]}, {choice[1][0]}x{choice[1][1]} patches"
+    report = Report.from_schedule(schedule, tgt.name, unpatched=None if choice is None else base, patches=label,
+                                  compile_seconds=0.0)
     if memory_budget is not None and schedule.arena_bytes > memory_budget:
-        worst = max(range(len(schedule.kernels)), key=lambda s: sum(b.nbytes for b in schedule.live_at(s)))
         raise MemoryBudgetError(
-            f"the model needs an arena of {schedule.arena_bytes:,} bytes but memory_budget is {memory_budget:,} "
-            f"(over by {schedule.arena_bytes - memory_budget:,}); the peak is at node "
-            f"{schedule.kernels[worst].node.name} ({schedule.kernels[worst].node.op.name}). Nothing was written.")
+            f"the model needs an arena of {schedule.arena_bytes:,} bytes{' with ' + label if label else ''} but "
+            f"memory_budget is {memory_budget:,} (over by {schedule.arena_bytes - memory_budget:,}); the peak is at "
+            f"{report.peak_text}. Nothing was written.")
     stage(f"render ({tgt.backend} backend)")
     files = BACKENDS[tgt.backend](schedule, opts.prefix)
-    report = Report.from_schedule(schedule, tgt.name, compile_seconds=0.0)
     model = CompiledModel.from_schedule(schedule, files, report, tgt, opts.prefix)
     stage("build")
     model.build()
-    model.report = Report(**{**report.__dict__, "compile_seconds": time.perf_counter() - started})
+    model.report = replace(model.report, compile_seconds=time.perf_counter() - started)  # build adds ELF sizes
     return model

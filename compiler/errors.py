@@ -51,3 +51,21 @@ class SaveError(EdgelowerError):
 
 class ExecutionError(EdgelowerError):
     """A built artifact failed while running: a non-zero status from invoke, a crash, or a sanitizer report."""
+
+
+class CalibrationError(EdgelowerError):
+    """quantize='int8' without calibration data, or calibration inputs that do not match the model's inputs."""
+
+
+class IntegerLoweringError(EdgelowerError):
+    """Ops with no integer-only lowering, each named with why, its node and its source line, before anything is
+    written. `items` holds them (`what` is "OP: reason")."""
+
+    def __init__(self, items: list[Unsupported]):
+        self.items = list(items)
+        lines = [f"  {u.what} (node {u.node})" + (f"\n      at {u.source}" if u.source else "") for u in self.items]
+        ops = sorted({u.what.split(":")[0] for u in self.items})
+        super().__init__(f"{len(ops)} kind(s) of op cannot run on int8 ({', '.join(ops)}):\n" + "\n".join(lines) +
+                         "\nNothing was written. Compile with int_only=False to keep these ops in float between "
+                         "DEQUANTIZE and QUANTIZE (the target then needs float kernels: an FPU), or replace them "
+                         "in the model.")

@@ -417,7 +417,9 @@ def _arena_views(schedule: Schedule, arena: np.ndarray) -> dict[str, np.ndarray]
 
 
 def run_schedule(schedule: Schedule, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Run a planned schedule with every non-constant buffer living at its offset in one simulated arena."""
+    """Run a planned schedule with every non-constant buffer living at its offset in one simulated arena. View
+    kernels run nothing (their output must already be their input's bytes) and every kernel's scratch bytes are
+    overwritten before it runs, so a plan that shares bytes it must not changes the result."""
     graph = schedule.graph
     arena = np.zeros(schedule.arena_bytes, np.uint8)
     views = _arena_views(schedule, arena)
@@ -436,6 +438,9 @@ def run_schedule(schedule: Schedule, inputs: Sequence[np.ndarray]) -> list[np.nd
         node = kernel.node
         if kernel.view:
             continue  # its output is its input's bytes, as planned: nothing runs, so a wrong plan shows
+        for name in kernel.scratch:  # a kernel may leave anything in its work space
+            buf = schedule.buffers[name]
+            arena[buf.offset:buf.offset + buf.nbytes] = 0xFF
         outs = _evaluate_checked(node, [lookup(i) for i in node.inputs], types)
         # Every result is complete (and detached from the arena) before any output byte is written, so an
         # output planned in place over an input reads the input first, as a correct kernel must.

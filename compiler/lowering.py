@@ -11,11 +11,12 @@ Nothing here imports torch: converters see IR names and Python values only.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from edgelower.ir import DType, GraphBuilder, Node, Op, TensorType
+from edgelower.ir import DType, GraphBuilder, Node, Op, QParams, TensorType
 
 
 class Unlowerable(Exception):
@@ -58,13 +59,23 @@ class Lowering:
         self._producers[out] = self.builder.nodes[-1]
         return out
 
-    def const(self, data: np.ndarray, hint: str = "") -> str:
+    def const(self, data: np.ndarray, hint: str = "", qparams: QParams | None = None) -> str:
         data = np.asarray(data)
         try:
             DType.of(data.dtype)
         except ValueError:
             raise Unlowerable(f"a {data.dtype} constant (the IR holds float32, integers and bool)") from None
-        return self.builder.constant(hint or self.hint, data)
+        name = self.builder.constant(hint or self.hint, data)
+        if qparams is not None:
+            self.annotate(name, qparams)
+        return name
+
+    def annotate(self, value: str, qparams: QParams) -> None:
+        """Record quantization parameters on a value (a PT2E model's, see `edgelower.aten_quant`)."""
+        t = self.builder.types[value]
+        if t.qparams is not None and t.qparams != qparams:
+            raise Unlowerable(f"%{value} is quantized twice, with {t.qparams} and {qparams}")
+        self.builder.types[value] = replace(t, qparams=qparams)
 
     def scalar(self, value: float | int | bool, dtype: DType | None = None) -> str:
         """A 0-d constant holding a Python scalar in `dtype` (default: the current node's dtype), shared by every

@@ -56,6 +56,38 @@ def _binary(ins, attrs):
     return [TensorType(broadcast_shapes(ins[0].shape, ins[1].shape), ins[0].dtype)]
 
 
+def _add(ins, attrs):
+    _check_activation(ins, attrs)
+    return _binary(ins, attrs)
+
+
+# Activations a CONV2D, LINEAR or ADD may apply to its own result (attribute `activation`, set by passes/fuse.py):
+# the activation op's name, then its attribute values in signature order: ("RELU",), ("CLAMP", 0.0, 6.0),
+# ("HARDSWISH",). The fused result is that op applied to the unfused result, value for value.
+FUSED_ACTIVATIONS = (Op.RELU, Op.CLAMP, Op.HARDSWISH)
+
+
+def activation_spec(op: Op, attrs: Mapping[str, Any]) -> tuple:
+    """The `activation` attribute that stands for `op` with `attrs`."""
+    return (op.name, *(attrs[k] for k in OPS[op].attrs))
+
+
+def parse_activation(spec: Any) -> tuple[Op, dict[str, Any]] | None:
+    """The (op, attributes) an `activation` attribute stands for; None for none."""
+    if spec is None:
+        return None
+    op = Op.__members__.get(spec[0]) if isinstance(spec, tuple) and spec else None
+    if op not in FUSED_ACTIVATIONS or len(spec) != 1 + len(OPS[op].attrs):
+        raise IRError(f"activation {spec!r} is not one of {[a.name for a in FUSED_ACTIVATIONS]} with its attributes")
+    return op, dict(zip(OPS[op].attrs, spec[1:]))
+
+
+def _check_activation(ins, attrs) -> None:
+    fused = parse_activation(attrs.get("activation"))
+    if fused is not None and fused[0] in FLOAT_ONLY and not ins[0].dtype.is_float and ins[0].qparams is None:
+        raise IRError(f"activation {fused[0].name} is defined on float32 (or quantized) tensors")
+
+
 def pool_out(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1,
              ceil_mode: bool = False) -> int:
     span = size + pad_lo + pad_hi - dilation * (kernel - 1) - 1
@@ -80,6 +112,7 @@ def _conv2d(ins, attrs):
     oh, ow = pool_out(h, kh, sh, pt, pb, dh), pool_out(wd, kw, sw, pl, pr, dw)
     if oh <= 0 or ow <= 0:
         raise IRError(f"conv2d output would be empty ({oh}x{ow})")
+    _check_activation(ins, attrs)
     return [TensorType((n, o, oh, ow), x.dtype)]
 
 
@@ -89,6 +122,7 @@ def _linear(ins, attrs):
         raise IRError(f"linear: input {x.shape} against weight {w.shape}")
     if len(ins) == 3 and ins[2].shape != (w.shape[0],):
         raise IRError(f"linear bias shape {ins[2].shape} != ({w.shape[0]},)")
+    _check_activation(ins, attrs)
     return [TensorType(x.shape[:-1] + (w.shape[0],), x.dtype)]
 
 
@@ -215,17 +249,36 @@ def _batch_norm(ins, attrs):
     return [ins[0]]
 
 
+def _requantize(ins, attrs):
+    if attrs.get("q") is None or ins[0].dtype not in (DType.INT32, DType.INT8):
+        raise IRError(f"requantize takes an int32 or int8 tensor and a `q` record, got {ins[0]}")
+    return [TensorType(ins[0].shape, DType.INT8)]
+
+
+def _quantize(ins, attrs):
+    if not ins[0].dtype.is_float:
+        raise IRError(f"quantize takes float32, got {ins[0]}")
+    return [TensorType(ins[0].shape, DType.INT8)]
+
+
+def _dequantize(ins, attrs):
+    if ins[0].dtype is not DType.INT8:
+        raise IRError(f"dequantize takes int8, got {ins[0]}")
+    return [TensorType(ins[0].shape, DType.FLOAT32)]
+
+
 _pool_attrs = {"kernel": REQUIRED, "stride": REQUIRED, "padding": (0, 0, 0, 0), "ceil_mode": False}
 _unary = OpSignature(1, 1, {}, _same)
 _binary_sig = OpSignature(2, 2, {}, _binary)
 _reduce_sig = OpSignature(1, 1, {"axes": REQUIRED, "keepdim": False}, _reduce)
 
 OPS: dict[Op, OpSignature] = {
-    Op.CONV2D: OpSignature(2, 3, {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1},
-                           _conv2d),
-    Op.LINEAR: OpSignature(2, 3, {}, _linear),
+    Op.CONV2D: OpSignature(2, 3, {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
+                                  "activation": None}, _conv2d),
+    Op.LINEAR: OpSignature(2, 3, {"activation": None}, _linear),
     Op.MATMUL: OpSignature(2, 2, {}, _matmul),
-    Op.ADD: _binary_sig, Op.SUB: _binary_sig, Op.MUL: _binary_sig, Op.DIV: _binary_sig,
+    Op.ADD: OpSignature(2, 2, {"activation": None}, _add),
+    Op.SUB: _binary_sig, Op.MUL: _binary_sig, Op.DIV: _binary_sig,
     Op.MAXIMUM: _binary_sig, Op.MINIMUM: _binary_sig,
     Op.RELU: _unary,
     Op.CLAMP: OpSignature(1, 1, {"min": REQUIRED, "max": REQUIRED}, _same),  # None = unbounded on that side
@@ -252,6 +305,12 @@ OPS: dict[Op, OpSignature] = {
     Op.LAYER_NORM: OpSignature(1, 3, {"normalized_ndim": REQUIRED, "eps": 1e-5}, _layer_norm),
     # inputs (x, mean, var, weight, bias), channel axis 1, inference form
     Op.BATCH_NORM: OpSignature(5, 5, {"eps": 1e-5}, _batch_norm),
+    # int32 accumulator (or int8) -> int8; all arithmetic in the required `q` record (docs/quantization.md)
+    Op.REQUANTIZE: OpSignature(1, 1, {}, _requantize),
+    # q = clamp(round(x / scale) + zero_point, -128, 127), rounding half away from zero (TFLite AffineQuantize)
+    Op.QUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _quantize),
+    # x = (q - zero_point) * scale in float32
+    Op.DEQUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _dequantize),
 }
 
 assert set(OPS) == set(Op), f"ops without a signature: {set(Op) - set(OPS)}"
@@ -261,10 +320,19 @@ FLOAT_ONLY = {Op.DIV, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.EXP, Op.LOG, Op.
               Op.AVG_POOL2D}
 
 
+# Every op may carry `q`: the record of integer parameters that defines its arithmetic on quantized tensors
+# (docs/quantization.md). None on float nodes.
+COMMON_ATTRS = {"q": None}
+
+# Ops whose integer form accumulates int8 x int8 into int32 (requantized by a following REQUANTIZE, or by the node
+# itself when its record carries the requantization: the fused form, int8 out).
+ACCUMULATING = {Op.CONV2D, Op.LINEAR, Op.MATMUL}
+
+
 def complete_attrs(op: Op, attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Fill defaults, reject unknown or missing attributes."""
     sig = OPS[op]
-    unknown = set(attrs) - set(sig.attrs)
+    unknown = set(attrs) - set(sig.attrs) - set(COMMON_ATTRS)
     if unknown:
         raise IRError(f"{op.name}: unknown attributes {sorted(unknown)}")
     full = {}
@@ -275,6 +343,7 @@ def complete_attrs(op: Op, attrs: Mapping[str, Any]) -> dict[str, Any]:
             raise IRError(f"{op.name}: missing attribute '{key}'")
         else:
             full[key] = default
+    full.update({key: attrs.get(key, default) for key, default in COMMON_ATTRS.items()})
     return full
 
 
@@ -287,6 +356,10 @@ def infer_types(op: Op, inputs: Sequence[TensorType], attrs: Mapping[str, Any]) 
         attrs.update(complete_attrs(op, attrs))
     else:
         attrs = complete_attrs(op, attrs)
-    if op in FLOAT_ONLY and any(t.dtype.is_float is False and t.qparams is None for t in inputs[:1]):
+    integer = attrs.get("q") is not None
+    if op in FLOAT_ONLY and not integer and any(not t.dtype.is_float and t.qparams is None for t in inputs[:1]):
         raise IRError(f"{op.name} is defined on float32 (or quantized) tensors, got {inputs[0].dtype.value}")
-    return sig.infer(inputs, attrs)
+    types = sig.infer(inputs, attrs)
+    if integer and op in ACCUMULATING and getattr(attrs["q"], "requant", None) is None:
+        types = [TensorType(t.shape, DType.INT32) for t in types]
+    return types

@@ -6,7 +6,10 @@ quantization_util.cc (`QuantizeMultiplier`), common.h/common.cc (`MultiplyByQuan
 TFLite's default and TFLite Micro's reference), gemmlowp fixedpoint.h (`SaturatingRoundingDoublingHighMul`,
 `RoundingDivideByPOT`).
 
-All array arithmetic runs in int64 and returns int32 values, so no intermediate can overflow silently.
+All array arithmetic runs in int64 and returns int32 values, so no intermediate can overflow silently. Where
+TFLite's C code computes in int32 and can overflow (the left shift before the high multiply, adding the output
+offset), the result wraps modulo 2**32, as TFLite Micro's compiled kernels do (checked against the tflite-micro
+runtime with accumulators at the int32 limits).
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
     return _wrap32(rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right))
 
 
+def wrap_int32(x) -> np.ndarray:
+    """int32 two's-complement wraparound of an integer array, kept in int64."""
+    return _wrap32(x)
+
+
 def _wrap32(x) -> np.ndarray:
     x = np.asarray(x, np.int64)
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -86,5 +94,5 @@ def requantize(acc, multiplier, shift, output_offset: int, act_min: int, act_max
         multiplier, shift = multiplier.reshape(view), shift.reshape(view)
     else:
         multiplier, shift = multiplier.reshape(()), shift.reshape(())
-    out = multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset
+    out = _wrap32(multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset)
     return np.clip(out, act_min, act_max).astype(np.int8)

@@ -29,7 +29,7 @@ class OpRow:
     output: str        # output type, printed
     macs: int
     weight_bytes: int  # bytes of the constants this node reads
-    live_bytes: int    # arena bytes live while this node runs
+    live_bytes: int    # arena bytes live while this node runs (each storage once: views and in-place share)
     source: str = ""
 
 
@@ -41,14 +41,35 @@ class Report:
     weight_bytes: int
     macs: int
     rows: tuple[OpRow, ...] = ()
-    flash_bytes: int | None = None   # from the linked image, on targets that build one
-    sram_bytes: int | None = None
+    # arena_bytes >= peak_bytes, the live-set lower bound: the most bytes live at once, reached first while node
+    # `peak_op` runs ("" when the graph inputs alone, before the first kernel, are the peak).
+    peak_op: str = ""
+    flash_bytes: int | None = None   # from the linked image, on targets that build one (docs/cortex-m.md)
+    sram_bytes: int | None = None    #   static RAM + stack high-water mark
+    stack_bytes: int | None = None   # stack high-water mark of one inference, measured on the emulated core
+    instructions: int | None = None  # instructions of one inference, counted on the emulated core
     compile_seconds: float = 0.0
+    # Patch-based inference (passes/tile_patches.py): the configuration ("" when unpatched), and the same graph
+    # unpatched: its arena, its MACs, and its live bytes per op (node name, bytes) for `edgelower report --plot`.
+    # recompute_macs = macs - unpatched_macs, the halos computed again.
+    patches: str = ""
+    unpatched_arena_bytes: int | None = None
+    unpatched_macs: int | None = None
+    recompute_macs: int = 0
+    unpatched_live: tuple[tuple[str, int], ...] = ()
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_schedule(cls, schedule: Schedule, target: str, **kwargs) -> "Report":
+    def from_schedule(cls, schedule: Schedule, target: str, unpatched: Schedule | None = None,
+                      **kwargs) -> "Report":
+        """The report of `schedule`; `unpatched`, when the graph was patched, is the plan of the graph before."""
+        if unpatched is not None:
+            base = cls.from_schedule(unpatched, target)
+            kwargs.update(unpatched_arena_bytes=base.arena_bytes, unpatched_macs=base.macs,
+                          unpatched_live=tuple((r.name, r.live_bytes) for r in base.rows))
         constants = schedule.graph.constants
+        live = schedule.live_profile()  # entry i is step i - 1
+        peak_step = schedule.peak_step
         rows = []
         for step, kernel in enumerate(schedule.kernels):
             node = kernel.node
@@ -56,10 +77,20 @@ class Report:
                 name=node.name, op=node.op.name.lower(), output=str(schedule.graph.types[node.output]),
                 macs=node_macs(node, schedule),
                 weight_bytes=sum(constants[i].nbytes for i in set(node.inputs) if i in constants),
-                live_bytes=sum(b.nbytes for b in schedule.live_at(step)), source=node.source))
-        return cls(target=target, arena_bytes=schedule.arena_bytes, peak_bytes=schedule.peak_bytes,
-                   weight_bytes=sum(a.nbytes for a in constants.values()), macs=sum(r.macs for r in rows),
-                   rows=tuple(rows), **kwargs)
+                live_bytes=live[step + 1], source=node.source))
+        peak_op = schedule.kernels[peak_step].node.name if 0 <= peak_step < len(schedule.kernels) else ""
+        macs = sum(r.macs for r in rows)
+        if unpatched is not None:
+            kwargs["recompute_macs"] = macs - kwargs["unpatched_macs"]
+        return cls(target=target, arena_bytes=schedule.arena_bytes, peak_bytes=max(live),
+                   weight_bytes=sum(a.nbytes for a in constants.values()), macs=macs,
+                   rows=tuple(rows), peak_op=peak_op, **kwargs)
+
+    @property
+    def peak_text(self) -> str:
+        """Where the live bytes peak, for messages: "node conv_3 (CONV2D)" or "the graph inputs"."""
+        op = next((r.op.upper() for r in self.rows if r.name == self.peak_op), "")
+        return f"node {self.peak_op} ({op})" if self.peak_op else "the graph inputs"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,15 +99,39 @@ class Report:
     def from_dict(cls, data: dict) -> "Report":
         data = dict(data)
         data["rows"] = tuple(OpRow(**r) for r in data.get("rows", ()))
+        data["unpatched_live"] = tuple((name, live) for name, live in data.get("unpatched_live", ()))
         return cls(**data)
 
     def summary(self) -> list[tuple[str, str]]:
         def kb(n):
             return "n/a" if n is None else f"{n:,} B ({n / 1024:.1f} KiB)"
         return [("target", self.target), ("arena_bytes", kb(self.arena_bytes)), ("peak_bytes", kb(self.peak_bytes)),
+                ("peak_op", self.peak_text),
                 ("weight_bytes", kb(self.weight_bytes)), ("flash_bytes", kb(self.flash_bytes)),
-                ("sram_bytes", kb(self.sram_bytes)), ("macs", f"{self.macs:,}"), ("ops", str(len(self.rows))),
-                ("compile_seconds", f"{self.compile_seconds:.2f}")]
+                ("sram_bytes", kb(self.sram_bytes)), ("stack_bytes", kb(self.stack_bytes)),
+                ("macs", f"{self.macs:,}"), ("instructions", self._instructions()), ("ops", str(len(self.rows))),
+                ("compile_seconds", f"{self.compile_seconds:.2f}")] + self._patch_summary(kb)
+
+    @property
+    def recompute_percent(self) -> float:
+        """Recomputed MACs in percent of the unpatched model's (0 when unpatched)."""
+        return 100.0 * self.recompute_macs / self.unpatched_macs if self.unpatched_macs else 0.0
+
+    def _patch_summary(self, kb) -> list[tuple[str, str]]:
+        if not self.patches:
+            return []
+        return [("patches", self.patches), ("unpatched_arena", kb(self.unpatched_arena_bytes)),
+                ("recompute_macs", f"{self.recompute_macs:,} (+{self.recompute_percent:.1f}%)")]
+
+    @property
+    def instructions_per_mac(self) -> float | None:
+        return None if self.instructions is None or not self.macs else self.instructions / self.macs
+
+    def _instructions(self) -> str:
+        if self.instructions is None:
+            return "n/a"
+        per_mac = self.instructions_per_mac
+        return f"{self.instructions:,}" + ("" if per_mac is None else f" ({per_mac:.2f} per MAC)")
 
     def __str__(self) -> str:
         head = "\n".join(f"{k:<16}{v}" for k, v in self.summary())

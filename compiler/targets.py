@@ -2,6 +2,11 @@
 
 A target names the backend that renders it, the pass pipeline it needs, how its output is built and run, and the
 memory budgets of the board (None where the host has no fixed budget).
+
+Cortex-M targets come in two kinds. A core (`cortex-m4`) is built with that core's arm-none-eabi-gcc flags and its
+budgets are the memory of the QEMU machine it runs on. A board (`stm32f746`) is its core's flags (with the FPU the
+chip really has) and the chip's SRAM and flash; it runs on its core's QEMU machine, but a model must fit the
+chip's budgets to compile (docs/cortex-m.md).
 """
 
 from __future__ import annotations
@@ -10,25 +15,91 @@ from dataclasses import dataclass, field
 
 from edgelower.errors import TargetError
 
+KIB, MIB = 1024, 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A qemu-system-arm machine: how to start it, and the memory map its images are linked for."""
+
+    name: str               # -M
+    cpu: str                # -cpu
+    flash_origin: int       # code, constants and the .data load image
+    flash_bytes: int
+    ram_origin: int         # .data, .bss and the stack
+    ram_bytes: int
+
 
 @dataclass(frozen=True)
 class Target:
     name: str
     description: str
     backend: str                      # key of edgelower.backends.BACKENDS
-    runner: str                       # "host": build a shared library, run through ctypes
+    runner: str                       # "host": shared library through ctypes; "qemu": firmware under qemu-system-arm
     cc: str = "cc"
     cflags: tuple[str, ...] = ()
     features: frozenset[str] = field(default_factory=frozenset)   # e.g. "fpu", "dsp", "mve"
     sram_bytes: int | None = None
     flash_bytes: int | None = None
+    core: str | None = None           # the Cortex-M core of a firmware target ("cortex-m7" for stm32f746)
+    machine: Machine | None = None    # where a "qemu" target runs
 
 
-TARGETS: dict[str, Target] = {
-    "host": Target("host", "this machine: C99 built with the system compiler, run through ctypes", backend="c",
-                   runner="host", cflags=("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"),
-                   features=frozenset({"fpu"})),
-}
+MACHINES: dict[str, Machine] = {m.name: m for m in (
+    # mps2-an385/386/500: 4 MiB ZBT SSRAM for code at 0 and 4 MiB for data at 0x20000000.
+    Machine("mps2-an385", "cortex-m3", 0x0000_0000, 4 * MIB, 0x2000_0000, 4 * MIB),
+    Machine("mps2-an386", "cortex-m4", 0x0000_0000, 4 * MIB, 0x2000_0000, 4 * MIB),
+    Machine("mps2-an500", "cortex-m7", 0x0000_0000, 4 * MIB, 0x2000_0000, 4 * MIB),
+    # mps3-an547: 512 KiB ITCM at 0 (where the vector table must be) and 512 KiB DTCM at 0x20000000.
+    Machine("mps3-an547", "cortex-m55", 0x0000_0000, 512 * KIB, 0x2000_0000, 512 * KIB),
+    # The only Cortex-M0 machine in QEMU 7.2: the BBC micro:bit's nRF51822, 256 KiB flash and 16 KiB RAM.
+    # QEMU's cortex-m0 is ARMv6-M, so an ARMv7-M instruction in the image faults instead of running.
+    Machine("microbit", "cortex-m0", 0x0000_0000, 256 * KIB, 0x2000_0000, 16 * KIB),
+)}
+
+HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+# Same C dialect and warnings as the host, plus one section per function and object so that the linker drops
+# every kernel a model does not call (--gc-sections) and flash counts only what is used. Both sides forbid
+# contracting a*b+c into one fused multiply-add (gcc's default in C99 mode, clang's is not), so the float32
+# kernels round every operation the same way on the host and on the core.
+FIRMWARE_CFLAGS = HOST_CFLAGS + ("-ffp-contract=off", "-ffunction-sections", "-fdata-sections")
+
+
+def _core(core: str, arch: tuple[str, ...], features: set[str], machine: str, what: str) -> Target:
+    m = MACHINES[machine]
+    return Target(core, f"Arm {what}", backend="c", runner="qemu", cc="arm-none-eabi-gcc",
+                  cflags=(f"-mcpu={core}", "-mthumb", *arch, *FIRMWARE_CFLAGS), features=frozenset(features),
+                  sram_bytes=m.ram_bytes, flash_bytes=m.flash_bytes, core=core, machine=m)
+
+
+def _board(name: str, core: Target, fpu: tuple[str, ...], sram: int, flash: int, what: str) -> Target:
+    """A chip: its core's flags with the float ABI and FPU the chip really has, and the chip's memory."""
+    return Target(name, what, backend="c", runner="qemu", cc=core.cc,
+                  cflags=(f"-mcpu={core.core}", "-mthumb", *fpu, *FIRMWARE_CFLAGS), features=core.features,
+                  sram_bytes=sram, flash_bytes=flash, core=core.core, machine=core.machine)
+
+
+_M0 = _core("cortex-m0", ("-mfloat-abi=soft",), set(), "microbit", "Cortex-M0 (ARMv6-M, float in software)")
+_M3 = _core("cortex-m3", ("-mfloat-abi=soft",), set(), "mps2-an385", "Cortex-M3 (ARMv7-M, float in software)")
+_M4 = _core("cortex-m4", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), {"fpu", "dsp"}, "mps2-an386",
+            "Cortex-M4F (ARMv7E-M: DSP, single-precision FPU)")
+_M7 = _core("cortex-m7", ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), {"fpu", "dsp"}, "mps2-an500",
+            "Cortex-M7 (ARMv7E-M: DSP, double-precision FPU)")
+# -mcpu=cortex-m55 implies MVE with floating point (Helium) and the FPU.
+_M55 = _core("cortex-m55", ("-mfloat-abi=hard",), {"fpu", "dsp", "mve"}, "mps3-an547",
+             "Cortex-M55 (ARMv8.1-M: DSP, MVE/Helium, FPU)")
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("host", "this machine: C99 built with the system compiler, run through ctypes", backend="c",
+           runner="host", cflags=HOST_CFLAGS + ("-ffp-contract=off",), features=frozenset({"fpu"})),
+    _M0, _M3, _M4, _M7, _M55,
+    _board("stm32f746", _M7, ("-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), 320 * KIB, 1 * MIB,
+           "ST STM32F746 (MCUNet's STM32F746G-DISCO), single-precision FPU"),
+    _board("stm32h743", _M7, ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), 512 * KIB, 2 * MIB,
+           "ST STM32H743 (TinyEngine's board), double-precision FPU; SRAM: its 512 KiB AXI SRAM"),
+    _board("nrf52840", _M4, ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 256 * KIB, 1 * MIB,
+           "Nordic nRF52840 (Arduino Nano 33 BLE), single-precision FPU"),
+)}
 
 
 def get_target(name: str) -> Target:

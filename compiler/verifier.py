@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelower.ir import DType, Graph
-from edgelower.ops import IRError, infer_types
+from edgelower.ir import DType, Graph, Op
+from edgelower.ops import FLOAT_ONLY, IRError, infer_types
 from edgelower.names import sanitize
 
 
-def verify(graph: Graph, after: str = "") -> Graph:
-    """Return the graph unchanged, or raise IRError naming the offending node (and the pass, if given)."""
+def verify(graph: Graph, after: str = "", integer_only: bool = False) -> Graph:
+    """Return the graph unchanged, or raise IRError naming the offending node (and the pass, if given).
+
+    integer_only (the contract of docs/quantization.md after `lower_integer`): no float tensor anywhere, no
+    QUANTIZE/DEQUANTIZE, every op that is only defined on floats carries its integer `q` record, and every int8
+    graph input and output has quantization parameters (the caller converts with them)."""
     where = f" after pass '{after}'" if after else ""
 
     def fail(msg: str) -> None:
@@ -55,4 +59,18 @@ def verify(graph: Graph, after: str = "") -> Graph:
     for name in graph.inputs:
         if graph.types[name].dtype not in (DType.FLOAT32, DType.INT8, DType.INT32, DType.INT64):
             fail(f"input %{name} has unsupported dtype {graph.types[name].dtype.value}")
+    if integer_only:
+        _check_integer_only(graph, fail)
     return graph
+
+
+def _check_integer_only(graph: Graph, fail) -> None:
+    for node in graph.nodes:
+        if node.op in (Op.QUANTIZE, Op.DEQUANTIZE) or (node.op in FLOAT_ONLY and node.attrs.get("q") is None):
+            fail(f"node {node.name} ({node.op.name}) is a float op in an integer-only graph")
+    for name, t in graph.types.items():
+        if t.dtype.is_float:
+            fail(f"value %{name} is {t} in an integer-only graph")
+    for name in graph.inputs + graph.outputs:
+        if graph.types[name].dtype is DType.INT8 and graph.types[name].qparams is None:
+            fail(f"int8 interface value %{name} has no quantization parameters")

@@ -96,16 +96,18 @@ def _compile(cmd: list[str], out: Path, cwd: Path) -> None:
             os.unlink(tmp)
 
 
-def _runtime_objects(cflags: tuple[str, ...], cc: str) -> list[Path]:
-    """The runtime compiled once per (sources, flags, compiler), as position-independent objects."""
+def _runtime_objects(cflags: tuple[str, ...], cc: str, pic: bool = True) -> list[Path]:
+    """The runtime compiled once per (sources, flags, compiler): position-independent for shared libraries,
+    plain for firmware, where -fPIC would cost a GOT indirection on every global access."""
     sources = _runtime_sources()
+    cflags = (*cflags, "-fPIC") if pic else tuple(cflags)
     key = _digest(sources, cflags, compiler_version(cc))
     folder = cache_root() / f"runtime-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     objects = [folder / (Path(name).stem + ".o") for name in sources if name.endswith(".c")]
     todo = [(SRC_DIR / (o.stem + ".c"), o) for o in objects if not o.exists()]
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-        futures = [pool.submit(_compile, [cc, *cflags, "-fPIC", f"-I{INCLUDE_DIR}", "-c", str(src)], obj, folder)
+        futures = [pool.submit(_compile, [cc, *cflags, f"-I{INCLUDE_DIR}", "-c", str(src)], obj, folder)
                    for src, obj in todo]
         for f in futures:
             f.result()
@@ -149,6 +151,8 @@ class TensorSpec:
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype
+    scale: float | None = None       # int8 interface values: real = (q - zero_point) * scale
+    zero_point: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ class IOSpec:
         types = schedule.graph.types
 
         def spec(name: str) -> TensorSpec:
-            return TensorSpec(name, types[name].shape, types[name].dtype.numpy)
+            q = types[name].qparams
+            scale, zp = (q.scale[0], q.zero_point[0]) if q is not None and len(q.scale) == 1 else (None, None)
+            return TensorSpec(name, types[name].shape, types[name].dtype.numpy, scale, zp)
 
         return cls(sanitize(prefix), tuple(map(spec, schedule.graph.inputs)), tuple(map(spec, schedule.graph.outputs)))
 

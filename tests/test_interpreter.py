@@ -20,6 +20,7 @@ from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from edgelower.interpreter import IMPLS, evaluate_node, run_graph, run_schedule
+from edgelower.interpreter_int import INTEGER_IMPLS
 from edgelower.ir import DType, GraphBuilder, Node, Op, TensorType
 from edgelower.schedule import ARENA_ALIGN, linearize
 
@@ -405,9 +406,24 @@ def test_batch_norm_inference(data, eps):
     assert_close(got, ref, scale=float(terms))
 
 
+@covers(Op.QUANTIZE, Op.DEQUANTIZE)
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")
+@given(st.integers(1, 64), st.floats(1e-3, 1.0), st.integers(-128, 127), st.integers(0, 2 ** 32 - 1))
+def test_quantize_and_dequantize_match_torch(n, scale, zero_point, seed):
+    x = np.random.default_rng(seed).normal(0, 40 * scale, n).astype(np.float32)
+    scaled = x / np.float32(scale)
+    x = x[np.abs(scaled - np.trunc(scaled)) != 0.5]  # ties: TFLite rounds away from zero, torch to even
+    q = run_op(Op.QUANTIZE, [x], {"scale": scale, "zero_point": zero_point})
+    expected = torch.quantize_per_tensor(torch.from_numpy(x), scale, zero_point, torch.qint8)
+    np.testing.assert_array_equal(q, expected.int_repr().numpy())
+    back = run_op(Op.DEQUANTIZE, [q], {"scale": scale, "zero_point": zero_point})
+    np.testing.assert_array_equal(back, expected.dequantize().numpy())
+
+
 def test_every_op_is_tested():
-    assert set(IMPLS) == set(Op)
-    assert COVERED == set(Op), f"ops without a torch comparison: {sorted(op.name for op in set(Op) - COVERED)}"
+    # Ops with only an integer form (REQUANTIZE) are held to TFLite Micro in tests/test_tflm_exact.py.
+    assert set(IMPLS) | set(INTEGER_IMPLS) == set(Op)
+    assert COVERED == set(IMPLS), f"ops without a torch comparison: {sorted(op.name for op in set(IMPLS) - COVERED)}"
 
 
 def test_evaluate_node_fills_default_attributes():
