@@ -14,8 +14,6 @@ edgelower's is its planned arena (TFLM also keeps per-tensor metadata in that ar
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -25,18 +23,10 @@ from edgelower import zoo
 from edgelower.compiled import quantize_with
 from edgelower.errors import EdgelowerError
 
+from bench_host import median_seconds  # bench/ is the script's directory, first on sys.path
+
 DEFAULT_SKIP = {"mbv2-w1.0-r224"}  # ~300 M MACs: run it explicitly with --models
 CALIBRATION, HELD_OUT = 32, 16
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def samples(name: str, count: int) -> list[tuple[torch.Tensor, ...]]:

@@ -95,7 +95,10 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
         if not isinstance(x, torch.Tensor):
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
     try:
-        program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
+        with warnings.catch_warnings():
+            # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
     signature = program.graph_signature

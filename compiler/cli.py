@@ -79,13 +79,34 @@ def cmd_compile(args) -> int:
                             for s in args.input_shape)
         if example is None:
             raise EdgelowerError(f"{args.model} returns only a model: give --input-shape (e.g. 1,3,96,96)")
-        cm = edgelower.compile(model, example, target=args.target, memory_budget=args.memory_budget,
-                               patches=args.patches, on_stage=lambda s: status.update(s))
+        calibration = _calibration(args, example) if args.quantize else None
+        cm = edgelower.compile(model, example, target=args.target, quantize=args.quantize, calibration=calibration,
+                               memory_budget=args.memory_budget, patches=args.patches,
+                               on_stage=lambda s: status.update(s))
         status.update("saving")
         path = cm.save(args.output, overwrite=args.overwrite)
     console.print(f"[green]compiled[/] {args.model} for {args.target} -> {path}")
     _print_report(cm.report.to_dict())
     return 0
+
+
+def _calibration(args, example) -> list[tuple]:
+    """--calibration: one .npy per input holding samples along a leading axis, or random:N (a smoke test only:
+    random data calibrates the ranges of random data)."""
+    import torch
+
+    spec = args.calibration or []
+    if not spec:
+        raise EdgelowerError("--quantize int8 needs calibration data: --calibration FILE.npy (one per input, "
+                             "samples along the first axis) or --calibration random:N")
+    if len(spec) == 1 and spec[0].startswith("random:"):
+        console.print("[yellow]calibrating on random inputs: fine for a smoke test, not for accuracy[/]")
+        return [tuple(torch.randn_like(x) if x.is_floating_point() else x for x in example)
+                for _ in range(int(spec[0][len("random:"):]))]
+    if len(spec) != len(example):
+        raise EdgelowerError(f"--calibration: {len(spec)} file(s) for {len(example)} input(s)")
+    stacks = [torch.from_numpy(np.load(path)) for path in spec]
+    return [tuple(s[i:i + 1] for s in stacks) for i in range(min(len(s) for s in stacks))]
 
 
 def cmd_run(args) -> int:
@@ -173,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--input-dtype", default="float32", choices=["float32", "int64"])
     c.add_argument("--target", default="host")
     c.add_argument("--memory-budget", type=int, default=None, help="arena bytes the model must fit")
+    c.add_argument("--quantize", choices=["int8"], default=None, help="integer-only int8 (needs --calibration)")
+    c.add_argument("--calibration", action="append",
+                   help="FILE.npy per input (samples along axis 0), or random:N for a smoke test")
     c.add_argument("--patches", type=_patches, default="auto",
                    help="patch-based inference: auto (when over the memory budget or the target's SRAM), none, "
                         "or SPLIT:RxC (split value and grid, e.g. add_1:4x4)")
