@@ -17,6 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgelower.errors import SaveError
+from edgelower.interpreter import IMPLS
+from edgelower.ir import Op
 from edgelower.report import Report
 from edgelower.runtime.loader import IOSpec, TensorSpec
 from edgelower.targets import Target, get_target
@@ -25,19 +27,16 @@ MANIFEST_VERSION = 1
 
 
 def quantize_with(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """A float array as the int8 input `spec` takes it: exactly Op.QUANTIZE (float32 division, round half away from
-    zero, zero point, clamp)."""
+    """A float array as the int8 input `spec` takes it: exactly Op.QUANTIZE (the interpreter's definition)."""
     if np.asarray(x).dtype.kind != "f":
         raise ValueError(f"input %{spec.name} is int8 with scale {spec.scale}: give float values to convert "
                          f"(or int8 to run raw), not {np.asarray(x).dtype}")
-    scaled = np.asarray(x, np.float32) / np.float32(spec.scale)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return np.clip(rounded.astype(np.int64) + spec.zero_point, -128, 127).astype(np.int8)
+    return IMPLS[Op.QUANTIZE]([np.asarray(x, np.float32)], {"scale": spec.scale, "zero_point": spec.zero_point})[0]
 
 
 def dequantize_with(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """An int8 output as float32: exactly Op.DEQUANTIZE, (q - zero_point) * scale."""
-    return (q.astype(np.int32) - spec.zero_point).astype(np.float32) * np.float32(spec.scale)
+    return IMPLS[Op.DEQUANTIZE]([q], {"scale": spec.scale, "zero_point": spec.zero_point})[0]
 
 
 class CompiledModel:
