@@ -39,10 +39,8 @@ CASES = ([(name, core) for name in ("mlp", "lenet5", "ds-cnn", "two-tower")
 
 
 @pytest.fixture(autouse=True, scope="module")
-def build_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDGELOWER_CACHE", str(tmp_path_factory.mktemp("edgelower-cache")))
-        yield
+def build_cache(fresh_build_cache):
+    """Every module builds into a cache of its own (conftest.py), so the compiler really runs."""
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,10 +31,8 @@ C_PENDING = frozenset({Op.REDUCE_MAX})
 
 
 @pytest.fixture(autouse=True, scope="module")
-def build_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDGELOWER_CACHE", str(tmp_path_factory.mktemp("edgelower-cache")))
-        yield
+def build_cache(fresh_build_cache):
+    """Every module builds into a cache of its own (conftest.py), so the compiler really runs."""
 
 
 class SmallCNN(torch.nn.Module):

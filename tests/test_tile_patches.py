@@ -42,10 +42,8 @@ needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C comp
 
 
 @pytest.fixture(autouse=True, scope="module")
-def build_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDGELOWER_CACHE", str(tmp_path_factory.mktemp("edgelower-cache")))
-        yield
+def build_cache(fresh_build_cache):
+    """Every module builds into a cache of its own (conftest.py), so the compiler really runs."""
 
 
 # --- random stages ----------------------------------------------------------------------------------------------
