@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from edgelower.interpreter_int import INTEGER_IMPLS
 from edgelower.ir import Graph, Node, Op, TensorType
-from edgelower.ops import OPS, complete_attrs, parse_activation, pool_out
+from edgelower.ops import OPS, complete_attrs, parse_activation, pool_geometry, pool_out
 from edgelower.schedule import Schedule
 
 Impl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
@@ -154,21 +154,9 @@ def _gelu_impl(ins, attrs):
     return [_narrow(_gelu(_wide(ins[0]), attrs["approximate"]), ins[0].dtype)]
 
 
-def _pool_geometry(x: np.ndarray, attrs) -> tuple[int, int, int, int]:
-    """Output size, and the extra bottom/right rows a ceil_mode window may read past the declared padding."""
-    (kh, kw), (sh, sw), (pt, pl, pb, pr) = attrs["kernel"], attrs["stride"], attrs["padding"]
-    dh, dw = attrs.get("dilation", (1, 1))
-    h, w = x.shape[2:]
-    oh = pool_out(h, kh, sh, pt, pb, dh, attrs["ceil_mode"])
-    ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
-    bottom = max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt)
-    right = max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl)
-    return oh, ow, bottom, right
-
-
 def _max_pool2d(ins, attrs):
     x = ins[0]
-    oh, ow, bottom, right = _pool_geometry(x, attrs)
+    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
     pt, pl = attrs["padding"][:2]
     # Padding never wins: it is -inf (the dtype's minimum for integers). NaN propagates, as in torch.
     xp = _pad_hw(x, pt, pl, bottom, right, _lowest(x.dtype))
@@ -189,7 +177,7 @@ def _avg_divisor(size: int, out: int, kernel: int, stride: int, pad_lo: int, pad
 
 def _avg_pool2d(ins, attrs):
     x = ins[0]
-    oh, ow, bottom, right = _pool_geometry(x, attrs)
+    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = attrs["kernel"], attrs["stride"], attrs["padding"]
     xw = _wide(x)
     xp = _pad_hw(xw, pt, pl, bottom, right, _scalar(0, xw.dtype))

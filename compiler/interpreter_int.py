@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 from edgelower import int_transformer as transformer
 from edgelower import interpreter_int_nonlinear as nonlinear
 from edgelower.ir import Op
-from edgelower.ops import pool_out
+from edgelower.ops import pool_geometry, pool_out
 from edgelower.qattrs import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
 from edgelower.quant import multiply_by_quantized_multiplier, requantize, wrap_int32
@@ -136,17 +136,6 @@ def _mul(ins, attrs):
     return [np.clip(raw, q.act_min, q.act_max).astype(np.int8)]
 
 
-def _pool_geometry(x: np.ndarray, attrs) -> tuple[int, int, int, int]:
-    """Output size, and the bottom/right extent a ceil_mode window may reach past the declared padding."""
-    (kh, kw), (sh, sw), (pt, pl, pb, pr) = attrs["kernel"], attrs["stride"], attrs["padding"]
-    dh, dw = attrs.get("dilation", (1, 1))
-    h, w = x.shape[2:]
-    oh = pool_out(h, kh, sh, pt, pb, dh, attrs["ceil_mode"])
-    ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
-    bottom = max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt)
-    return oh, ow, bottom, max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl)
-
-
 def _avg_pool2d(ins, attrs):
     """reference_integer_ops::AveragePool: the raw int8 values of the in-bounds taps are summed and divided by
     their count, rounding half away from zero ((acc +/- count / 2) / count in C), then clamped. Padding is never
@@ -156,7 +145,7 @@ def _avg_pool2d(ins, attrs):
         raise ValueError("int8 AVG_POOL2D divides by the in-bounds tap count: padding needs count_include_pad=False "
                          "and no divisor")
     x = ins[0]
-    oh, ow, bottom, right = _pool_geometry(x, attrs)
+    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
     pt, pl = attrs["padding"][:2]
     pads = ((0, 0), (0, 0), (pt, bottom), (pl, right))
     value_windows = _windows(np.pad(x.astype(np.int64), pads), attrs["kernel"], attrs["stride"], (1, 1), (oh, ow))
@@ -173,7 +162,7 @@ def _max_pool2d(ins, attrs):
     """reference_integer_ops::MaxPool: the maximum of the in-bounds taps, clamped to the PoolQ range."""
     q = _record(attrs, PoolQ)
     x = ins[0]
-    oh, ow, bottom, right = _pool_geometry(x, attrs)
+    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
     pt, pl = attrs["padding"][:2]
     xp = np.pad(x, ((0, 0), (0, 0), (pt, bottom), (pl, right)), constant_values=np.int8(INT8_MIN))
     best = _windows(xp, attrs["kernel"], attrs["stride"], attrs["dilation"], (oh, ow)).max(axis=(2, 3))

@@ -97,6 +97,17 @@ def pool_out(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dila
     return out
 
 
+def pool_geometry(x_shape: Sequence[int], attrs: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """A pool's output size, and the bottom/right extent a ceil_mode window may reach past the declared padding."""
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    dh, dw = attrs.get("dilation", (1, 1))
+    h, w = x_shape[2:]
+    oh = pool_out(h, kh, sh, pt, pb, dh, attrs["ceil_mode"])
+    ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
+    bottom = max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt)
+    return oh, ow, bottom, max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl)
+
+
 def _conv2d(ins, attrs):
     x, w = ins[0], ins[1]
     if len(x.shape) != 4 or len(w.shape) != 4:
