@@ -283,15 +283,19 @@ def emit_pool2d(k: KernelContext) -> None:
 REDUCE = {Op.SUM: "el_sum_f32", Op.MEAN: "el_mean_f32", Op.REDUCE_MAX: "el_reduce_max_f32"}
 
 
-def emit_reduce(k: KernelContext) -> None:
+def reduce_params(k: KernelContext) -> str:
+    """el_reduce_params of a reduction over `axes`: a walk over the kept dims and one over the reduced dims."""
     shape, axes = k.type(0).shape, set(k.attrs["axes"])
     strides = contiguous_strides(shape)
     kept = [i for i in range(len(shape)) if i not in axes]
     gone = sorted(axes)
-    p = k.params("el_reduce_params", {
+    return k.params("el_reduce_params", {
         "outer": walk(k, [shape[i] for i in kept], [strides[i] for i in kept]),
         "inner": walk(k, [shape[i] for i in gone], [strides[i] for i in gone])})
-    k.call(REDUCE[k.node.op], p, k.ptr(0), k.out_ptr)
+
+
+def emit_reduce(k: KernelContext) -> None:
+    k.call(REDUCE[k.node.op], reduce_params(k), k.ptr(0), k.out_ptr)
 
 
 # --- normalization --------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from edgelower.ir import DType, Op
 from edgelower.qattrs import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
 
-from edgelower.backends.c_kernels import KernelContext, broadcast, broadcast_strides, contiguous_strides, walk
+from edgelower.backends.c_kernels import KernelContext, broadcast, broadcast_strides, contiguous_strides, \
+    reduce_params, walk
 from edgelower.backends import c_transformer as transformer
 from edgelower.backends.c_syntax import int_literal
 
@@ -267,14 +268,13 @@ def emit_mean(k: KernelContext) -> None:
     count = math.prod(shape[i] for i in axes)
     if not 0 < count < MeanQ.MAX_COUNT:
         raise k.fail(f"int8 MEAN over {count} elements: TFLM's int32 sum holds fewer than {MeanQ.MAX_COUNT}")
-    strides = contiguous_strides(shape)
-    kept = [i for i in range(len(shape)) if i not in axes]
-    gone = sorted(axes)
-    p = k.params("el_reduce_params", {
-        "outer": walk(k, [shape[i] for i in kept], [strides[i] for i in kept]),
-        "inner": walk(k, [shape[i] for i in gone], [strides[i] for i in gone])})
     fields = _fields(q, ("input_offset", "output_offset", "multiplier", "shift"))
-    k.call("el_mean_s8", p, k.params("el_mean_q", fields), k.ptr(0), k.out_ptr)
+    k.call("el_mean_s8", reduce_params(k), k.params("el_mean_q", fields), k.ptr(0), k.out_ptr)
+
+
+def emit_reduce_max(k: KernelContext) -> None:
+    _check_int8(k, k.node.inputs[0], k.node.output)
+    k.call("el_reduce_max_s8", reduce_params(k), k.ptr(0), k.out_ptr)
 
 
 Emit = Callable[[KernelContext], None]
@@ -297,10 +297,11 @@ INT8_KERNELS: dict[Op, Emit] = {
     Op.MAX_POOL2D: emit_pool2d,
     Op.AVG_POOL2D: emit_pool2d,
     Op.MEAN: emit_mean,
+    Op.REDUCE_MAX: emit_reduce_max,
 }
 
 # Exact on int8 without a record: one quantization in and out.
-RECORDLESS = {Op.MAX_POOL2D, *COMPARE}
+RECORDLESS = {Op.MAX_POOL2D, Op.REDUCE_MAX, *COMPARE}
 
 
 def is_int8_node(k: KernelContext) -> bool:

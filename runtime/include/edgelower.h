@@ -447,6 +447,7 @@ typedef struct {
 } el_mean_q;
 
 void el_mean_s8(const el_reduce_params *p, const el_mean_q *q, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+void el_reduce_max_s8(const el_reduce_params *p, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
 
 /* ---- int8 transformer nonlinearities: transformer_s8.c -----------------------------------------------------
  *

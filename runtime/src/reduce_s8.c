@@ -26,3 +26,24 @@ void el_mean_s8(const el_reduce_params *p, const el_mean_q *q, const int8_t *res
         el_step(p->outer.ndim, p->outer.shape, outer_idx, p->outer.stride, &off, NULL, NULL);
     }
 }
+
+/* int8 max over the reduced axes: a selection, exact in any dtype (TFLM's REDUCE_MAX on int8 with equal in/out
+ * quantization). */
+void el_reduce_max_s8(const el_reduce_params *p, const int8_t *restrict x, int8_t *restrict y)
+{
+    const int32_t outputs = el_product(p->outer.ndim, p->outer.shape);
+    const int32_t count = el_product(p->inner.ndim, p->inner.shape);
+    int32_t outer_idx[EL_MAX_DIMS] = {0};
+    int32_t off = 0, o, i;
+    for (o = 0; o < outputs; ++o) {
+        int32_t inner_idx[EL_MAX_DIMS] = {0};
+        int32_t at = 0;
+        int8_t best = INT8_MIN;
+        for (i = 0; i < count; ++i) {
+            if (x[off + at] > best) best = x[off + at];
+            el_step(p->inner.ndim, p->inner.shape, inner_idx, p->inner.stride, &at, NULL, NULL);
+        }
+        y[o] = best;
+        el_step(p->outer.ndim, p->outer.shape, outer_idx, p->outer.stride, &off, NULL, NULL);
+    }
+}
