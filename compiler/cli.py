@@ -16,7 +16,7 @@ from rich.table import Table
 from edgelower.errors import EdgelowerError
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)  # pipes and logs get whole rows, not wrapped cells
 
 
 def _shape(text: str) -> tuple[int, ...]:
