@@ -46,16 +46,22 @@ def bench(name: str, cores: list[str]) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--cores", default=",".join(CORES))
+def models_and_cores(description: str, models, cores) -> tuple[list[str], list[str]]:
+    """--models / --cores from the command line; exits naming the Debian packages when the toolchain is missing."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=",".join(models))
+    ap.add_argument("--cores", default=",".join(cores))
     args = ap.parse_args()
-    cores = args.cores.split(",")
-    missing = missing_packages(TARGETS[cores[0]])
+    chosen = args.cores.split(",")
+    missing = missing_packages(TARGETS[chosen[0]])
     if missing:
         raise SystemExit(f"needs the Debian packages {' '.join(missing)}")
-    rows = [row for name in args.models.split(",") for row in bench(name, cores)]
+    return args.models.split(","), chosen
+
+
+def main() -> None:
+    models, cores = models_and_cores(__doc__, MODELS, CORES)
+    rows = [row for name in models for row in bench(name, cores)]
     print("| model | core | MACs | weights B | arena B | flash B | SRAM B | stack B | instructions | instr/MAC |")
     print("|---|---|" + "---:|" * 8)
     for r in rows:

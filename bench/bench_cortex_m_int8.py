@@ -12,7 +12,6 @@ inputs; counts are instructions, not cycles.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
@@ -20,8 +19,9 @@ from edgelower import zoo
 from edgelower.capture import capture_module
 from edgelower.driver import compile_graph
 from edgelower.errors import EdgelowerError, MemoryBudgetError
-from edgelower.runtime.cortex_m import missing_packages
 from edgelower.targets import TARGETS, Target
+
+from bench_cortex_m import models_and_cores  # bench/ is the script's directory, first on sys.path
 
 MODELS = ("mlp", "ds-cnn", "resnet8", "mbv2-w0.35-r64")
 CORES = ("cortex-m4", "cortex-m7", "cortex-m55")
@@ -56,18 +56,11 @@ def bench(name: str, cores: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--cores", default=",".join(CORES))
-    args = ap.parse_args()
-    cores = args.cores.split(",")
-    missing = missing_packages(TARGETS[cores[0]])
-    if missing:
-        raise SystemExit(f"needs the Debian packages {' '.join(missing)}")
+    models, cores = models_and_cores(__doc__, MODELS, CORES)
     print("| model | core | MACs | portable instr | instr/MAC | DSP instr | instr/MAC | speed-up | MACs/instr "
           "| of peak | stack B portable / DSP | flash B portable / DSP |")
     print("|---|---|" + "---:|" * 10)
-    for name in args.models.split(","):
+    for name in models:
         for r in bench(name, cores):
             if "fits" in r:
                 print(f"| {r['model']} | {r['core']} | {r['fits']} |" + " |" * 9, flush=True)

@@ -242,13 +242,9 @@ void el_depthwise_conv2d_inplace_s8(const el_conv2d_params *p, const el_dot_q *q
     const int32_t in_plane = p->in_h * p->in_w;
     const int32_t out_plane = p->out_h * p->out_w;
     const int32_t taps = p->kernel_h * p->kernel_w;
-    el_conv2d_params one = *p;
+    const el_conv2d_params one = el_single_plane(p);
     el_requant channel = *rq;
     int32_t n, c;
-    one.batch = 1;
-    one.in_channels = 1;
-    one.out_channels = 1;
-    one.groups = 1;
     for (n = 0; n < p->batch; ++n) {
         for (c = 0; c < p->in_channels; ++c) {
             const int32_t plane = n * p->in_channels + c;

@@ -40,6 +40,18 @@ static inline float el_activate(const el_activation_f32 *act, float v)
     }
 }
 
+/* The geometry of one plane of a depthwise convolution (one channel, one group), which the in-place kernels run
+ * plane by plane through the out-of-place kernel. */
+static inline el_conv2d_params el_single_plane(const el_conv2d_params *p)
+{
+    el_conv2d_params one = *p;
+    one.batch = 1;
+    one.in_channels = 1;
+    one.out_channels = 1;
+    one.groups = 1;
+    return one;
+}
+
 static inline int32_t el_product(int32_t ndim, const int32_t *shape)
 {
     int32_t n = 1;
