@@ -2,9 +2,9 @@
 
 from typing import Callable
 
-from edgelower.schedule import Schedule
+from edgelower.ir.schedule import Schedule
 
-from edgelower.backends.c import render_c
+from edgelower.backends.c.render import render_c
 
 Backend = Callable[[Schedule], dict[str, str]]  # schedule -> {file name: text}; options are keyword arguments
 

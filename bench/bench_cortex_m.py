@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from edgelower import zoo
-from edgelower.capture import capture_module
+from edgelower.frontend.capture import capture_module
 from edgelower.driver import compile_graph
 from edgelower.errors import EdgelowerError, MemoryBudgetError
 from edgelower.runtime.cortex_m import missing_packages

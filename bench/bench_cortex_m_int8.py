@@ -16,7 +16,7 @@ import dataclasses
 import sys
 
 from edgelower import zoo
-from edgelower.capture import capture_module
+from edgelower.frontend.capture import capture_module
 from edgelower.driver import compile_graph
 from edgelower.errors import EdgelowerError, MemoryBudgetError
 from edgelower.targets import TARGETS, Target

@@ -49,8 +49,8 @@ def tflm_figures(cm, int8_inputs, repeats: int) -> tuple[float, int]:
     """(median invoke seconds, arena bytes) of TFLite Micro on the exported .tflite."""
     from tflite_micro import runtime
 
-    from edgelower.tflite_export import export_tflite
-    from edgelower.tflm import run_tflm
+    from edgelower.backends.tflite.export import export_tflite
+    from edgelower.backends.tflite.tflm import run_tflm
 
     data = export_tflite(cm.graph)
     outputs, arena = run_tflm(data, int8_inputs)

@@ -7,8 +7,8 @@ Columns (bytes of the one static arena; float32 tensors, so int8 models need a q
   before this planner);
 - greedy: the fused graph, greedy by size (TFLite Micro's planner), capture order, no aliases;
 - search: the fused graph, plan_memory.search_offsets (orderings x first/best fit, branch and bound);
-- +alias: search with views and in-place kernels (passes/alias_buffers.py);
-- +reorder: +alias after passes/reorder_nodes.py: what `edgelower.compile` does;
+- +alias: search with views and in-place kernels (passes/memory/alias_buffers.py);
+- +reorder: +alias after passes/memory/reorder_nodes.py: what `edgelower.compile` does;
 - bound: the live-set lower bound (Report.peak_bytes) of that last schedule, and the node at the peak.
 Ratios: unfused / +reorder (everything this pipeline does, fusion included), greedy / +reorder (the memory
 passes alone, against the baseline planner on the same fused graph) and +reorder / bound (how far the final arena
@@ -29,12 +29,12 @@ import torch
 from torch import nn
 
 from edgelower import zoo
-from edgelower.capture import capture_module
-from edgelower.interpreter import run_graph, run_schedule
+from edgelower.frontend.capture import capture_module
+from edgelower.interp import run_graph, run_schedule
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
-from edgelower.passes.plan_memory import greedy_by_size
-from edgelower.passes.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.passes.memory.plan_memory import greedy_by_size
+from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
 from edgelower.report import Report
 
 class InceptionBlock(nn.Module):

@@ -33,8 +33,8 @@ import edgelower
 from edgelower import zoo
 from edgelower.compiled import quantize_with
 from edgelower.errors import EdgelowerError
-from edgelower.passes.choose_patches import MAX_RECOMPUTE, plan_patches
-from edgelower.passes.schedule_graph import schedule_graph
+from edgelower.passes.patches.choose_patches import MAX_RECOMPUTE, plan_patches
+from edgelower.passes.memory.schedule_graph import schedule_graph
 
 from bench_memory import COLUMNS  # bench/ is the script's directory, first on sys.path
 from bench_patches import KIB, PUBLISHED
@@ -55,7 +55,7 @@ def tflm_head(data: bytes, int8_in) -> int:
     """TFLM's "Arena allocation head": the non-persistent part of its arena (activations and scratch buffers)."""
     from tflite_micro import runtime
 
-    from edgelower.tflm import _captured_stderr
+    from edgelower.backends.tflite.tflm import _captured_stderr
 
     with _captured_stderr() as log:
         interpreter = runtime.Interpreter.from_bytes(bytes(data), arena_size=max(16 * len(data), 1 << 20))
@@ -70,8 +70,8 @@ def tflm_arena(cm, example) -> tuple[int | None, int | None, str]:
     """(TFLM's arena bytes, its head, note) for the .tflite export of the compiled graph; None and why when it
     fails."""
     try:
-        from edgelower.tflite_export import export_tflite
-        from edgelower.tflm import run_tflm
+        from edgelower.backends.tflite.export import export_tflite
+        from edgelower.backends.tflite.tflm import run_tflm
 
         data = export_tflite(cm.graph)
         int8_in = [quantize_with(x.numpy(), s) if s.scale is not None else x.numpy()

@@ -25,14 +25,14 @@ import time
 import numpy as np
 
 from edgelower import zoo
-from edgelower.capture import capture_module
-from edgelower.interpreter import run_graph
+from edgelower.frontend.capture import capture_module
+from edgelower.interp import run_graph
 from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
-from edgelower.passes.choose_patches import MAX_RECOMPUTE, best_patches, plan_patches
-from edgelower.passes.lower_integer import LowerIntegerOptions
-from edgelower.passes.quantize import QuantizeOptions
-from edgelower.passes.reorder_nodes import reorder_nodes
-from edgelower.passes.tile_patches import tile_patches
+from edgelower.passes.patches.choose_patches import MAX_RECOMPUTE, best_patches, plan_patches
+from edgelower.passes.integer.lower_integer import LowerIntegerOptions
+from edgelower.passes.integer.quantize import QuantizeOptions
+from edgelower.passes.memory.reorder_nodes import reorder_nodes
+from edgelower.passes.patches.tile_patches import tile_patches
 
 KIB = 1024
 MODELS = ["mbv2-w0.35-r64", "mbv2-w0.35-r96", "mbv2-w0.35-r144", "mbv2-w0.3-r64", "mnasnet-w0.2-r96",

@@ -4,7 +4,7 @@ docs/quantization.md, "Integer transformer ops".
     python bench/int_transformer_error.py
 
 The error of one output is |integer result - exact result|, the exact result being the float64 function of the
-dequantized input rounded (half away from zero) to the output grid and clamped (edgelower.int_transformer.exact_*).
+dequantized input rounded (half away from zero) to the output grid and clamped (edgelower.quant.transformer.exact_*).
 - GELU: exhaustive, every int8 input, on a grid of input scales (2**-10 .. 2**6, 8 per octave) and input zero
   points (-128 .. 127, step 17), the output quantized as calibration would (the range of the exact GELU over the
   256 inputs, widened to include 0 and to GELU_MIN_OUTPUT_SCALE), then also on 2x and 4x coarser outputs.
@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from edgelower import int_transformer as it
-from edgelower.interpreter_int_nonlinear import softmax as tflite_softmax
-from edgelower.qattrs import SoftmaxQ
+from edgelower.quant import transformer as it
+from edgelower.interp.integer_nonlinear import softmax as tflite_softmax
+from edgelower.quant.records import SoftmaxQ
 
 SEED = 2024
 

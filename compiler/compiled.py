@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgelower.errors import SaveError
-from edgelower.interpreter import IMPLS
-from edgelower.ir import Op
+from edgelower.interp import IMPLS
+from edgelower.ir.graph import Op
 from edgelower.report import Report
 from edgelower.runtime.loader import IOSpec, TensorSpec
 from edgelower.targets import Target, get_target
@@ -111,8 +111,8 @@ class CompiledModel:
 
     def export_tflite(self, path: str | os.PathLike, channels_last_io: bool = False) -> Path:
         """Write the compiled integer graph as a .tflite for TensorFlow Lite Micro, which computes the same bytes
-        (`edgelower.tflite_export`; needs the `tflite` extra). Float graphs have no TFLite int8 form."""
-        from edgelower.tflite_export import export_tflite
+        (`edgelower.backends.tflite.export`; needs the `tflite` extra). Float graphs have no TFLite int8 form."""
+        from edgelower.backends.tflite.export import export_tflite
 
         if self.graph is None:
             raise ValueError("this CompiledModel holds no graph (it was loaded from a project directory); "

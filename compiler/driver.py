@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from edgelower.errors import CalibrationError, MemoryBudgetError
-from edgelower.ir import Graph
+from edgelower.ir.graph import Graph
 from edgelower.targets import get_target
 
 
@@ -22,7 +22,7 @@ class Options:
     verify: bool = False    # run the verifier after every pass (always on under EDGELOWER_DEBUG)
     observer: str = "minmax"  # quantize="int8": calibration observer, "minmax", "percentile" or "mse"
     int_only: bool = True   # quantize="int8": every op on int8 (False: ops without one stay float, needs an FPU)
-    # Patch-based inference (passes/tile_patches.py): "auto" patches when the unpatched arena exceeds memory_budget
+    # Patch-based inference (passes/patches/tile_patches.py): "auto" patches when the unpatched arena exceeds memory_budget
     # (or the target's SRAM), None never, (split value, (rows, cols)) exactly that configuration.
     patches: Any = "auto"
 
@@ -58,7 +58,7 @@ def compile(model, example_inputs, target: str = "host", quantize: str | None = 
             calibration: Iterable | None = None, memory_budget: int | None = None,
             on_stage: Callable[[str], None] | None = None, **options):
     """Compile an nn.Module for `target`; returns a CompiledModel (callable, `.report`, `.save(dir)`)."""
-    from edgelower.capture import capture_module
+    from edgelower.frontend.capture import capture_module
 
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
@@ -102,10 +102,10 @@ def compile_graph(graph: Graph, target: str = "host", quantize: str | None = Non
     from edgelower.backends import BACKENDS
     from edgelower.compiled import CompiledModel
     from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
-    from edgelower.passes.choose_patches import PATCHED_MEMORY, PatchOptions, resolve_patches
-    from edgelower.passes.lower_integer import LowerIntegerOptions
-    from edgelower.passes.quantize import QuantizeOptions
-    from edgelower.passes.schedule_graph import schedule_graph
+    from edgelower.passes.patches.choose_patches import PATCHED_MEMORY, PatchOptions, resolve_patches
+    from edgelower.passes.integer.lower_integer import LowerIntegerOptions
+    from edgelower.passes.integer.quantize import QuantizeOptions
+    from edgelower.passes.memory.schedule_graph import schedule_graph
     from edgelower.report import Report
 
     stage = on_stage or (lambda _: None)

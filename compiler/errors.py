@@ -25,7 +25,7 @@ class UnsupportedOpError(EdgelowerError):
         ops = sorted({u.what for u in self.items})
         super().__init__(f"{len(ops)} unsupported op(s): {', '.join(ops)}\n" + "\n".join(lines) +
                          "\nNothing was written. Rewrite these parts of the model with supported ops "
-                         "(`edgelower.capture.supported_aten_ops()` lists them), or keep them out of the compiled "
+                         "(`edgelower.frontend.capture.supported_aten_ops()` lists them), or keep them out of the compiled "
                          "region.")
 
 

@@ -1,6 +1,6 @@
 """The memory plot of `edgelower report DIR --plot mem.png`: live arena bytes per op, from a saved Report.
 
-When the project was patched (passes/tile_patches.py) the unpatched schedule's curve is drawn too, on the patched
+When the project was patched (passes/patches/tile_patches.py) the unpatched schedule's curve is drawn too, on the patched
 schedule's op axis: the nodes after the patch stage are the same nodes in both, so they line up by name, and the
 few unpatched stage ops are spread over the patch stage's many tile ops between those anchors.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from edgelower.ir import Node, Op
-from edgelower.schedule import Schedule
+from edgelower.ir.graph import Node, Op
+from edgelower.ir.schedule import Schedule
 
 
 def node_macs(node: Node, schedule: Schedule) -> int:
@@ -49,7 +49,7 @@ class Report:
     stack_bytes: int | None = None   # stack high-water mark of one inference, measured on the emulated core
     instructions: int | None = None  # instructions of one inference, counted on the emulated core
     compile_seconds: float = 0.0
-    # Patch-based inference (passes/tile_patches.py): the configuration ("" when unpatched), and the same graph
+    # Patch-based inference (passes/patches/tile_patches.py): the configuration ("" when unpatched), and the same graph
     # unpatched: its arena, its MACs, and its live bytes per op (node name, bytes) for `edgelower report --plot`.
     # recompute_macs = macs - unpatched_macs, the halos computed again.
     patches: str = ""

@@ -7,14 +7,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Union
 
-from edgelower.ir import Graph
+from edgelower.ir.graph import Graph
 from edgelower.passes.canonicalize import canonicalize
-from edgelower.passes.choose_patches import PatchOptions, apply_patches
+from edgelower.passes.patches.choose_patches import PatchOptions, apply_patches
 from edgelower.passes.fold_batchnorm import fold_batchnorm
 from edgelower.passes.fuse import fuse
-from edgelower.passes.lower_integer import LowerIntegerOptions, check_integer, lower_integer
-from edgelower.passes.quantize import QuantizeOptions, quantize
-from edgelower.verifier import verify as verify_graph
+from edgelower.passes.integer.lower_integer import LowerIntegerOptions, check_integer, lower_integer
+from edgelower.passes.integer.quantize import QuantizeOptions, quantize
+from edgelower.ir.verifier import verify as verify_graph
 
 Pass = Callable[[Graph], Graph]
 
@@ -39,7 +39,7 @@ class Configured:
 
 Step = Union[Pass, Configured]
 
-# Patch-based inference (passes/tile_patches.py, chosen by passes/choose_patches.py) runs last, on the graph that
+# Patch-based inference (passes/patches/tile_patches.py, chosen by passes/patches/choose_patches.py) runs last, on the graph that
 # will be scheduled: it is a no-op unless its PatchOptions ask for patches. The driver runs the pipeline up to this
 # step, plans the unpatched graph to decide, then runs the step with the configuration it resolved.
 PATCH_STEP = Configured(apply_patches, PatchOptions)

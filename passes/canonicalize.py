@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelower.interpreter import evaluate_node
-from edgelower.ir import Graph, Node, Op
+from edgelower.interp import evaluate_node
+from edgelower.ir.graph import Graph, Node, Op
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, alias, rewrite
 
 # Folding must not turn a small constant into a big one (EXPAND of a scalar to an image): flash is scarce too.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelower.ir import DType, Graph, Node, Op
+from edgelower.ir.graph import DType, Graph, Node, Op
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, rewrite
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from dataclasses import replace
 
-from edgelower.ir import Graph, Node, Op
-from edgelower.ops import ACCUMULATING, FUSED_ACTIVATIONS, activation_spec
+from edgelower.ir.graph import Graph, Node, Op
+from edgelower.ir.ops import ACCUMULATING, FUSED_ACTIVATIONS, activation_spec
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, rewrite
 
 # The ops that take a fused `activation` attribute.

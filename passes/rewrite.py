@@ -22,9 +22,9 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from edgelower.ir import DType, Graph, Node, Op, TensorType
-from edgelower.names import sanitize
-from edgelower.ops import IRError, complete_attrs, infer_types
+from edgelower.ir.graph import DType, Graph, Node, Op, TensorType
+from edgelower.ir.names import sanitize
+from edgelower.ir.ops import IRError, complete_attrs, infer_types
 
 
 class RewriteLoopError(RuntimeError):
@@ -35,7 +35,7 @@ class RewriteLoopError(RuntimeError):
 class Rewrite:
     """What a matched node becomes. New nodes may define the matched node's output names (no renaming needed);
     `replace` maps each output that is not redefined to the existing or new value that stands for it. `types`
-    gives new values whose type is not the one `edgelower.ops` infers (e.g. quantized)."""
+    gives new values whose type is not the one `edgelower.ir.ops` infers (e.g. quantized)."""
 
     nodes: tuple[Node, ...] = ()
     constants: Mapping[str, np.ndarray] = field(default_factory=dict)

@@ -23,9 +23,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from edgelower.errors import BuildError, ExecutionError
-from edgelower.names import sanitize
+from edgelower.ir.names import sanitize
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
-from edgelower.schedule import Schedule
+from edgelower.ir.schedule import Schedule
 
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE_CFLAGS = ("-std=c99", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror", "-pedantic",

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, Graph, QParams
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, Graph, QParams
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.passes.lower_integer import LowerIntegerOptions, insert_qdq, lower_integer
-from edgelower.passes.lower_integer_ops import INT32_MAX, INT32_MIN, quantize_array
-from edgelower.passes.quantize import QuantizeOptions, quantize
+from edgelower.passes.integer.lower_integer import LowerIntegerOptions, insert_qdq, lower_integer
+from edgelower.passes.integer.lower_integer_ops import INT32_MAX, INT32_MIN, quantize_array
+from edgelower.passes.integer.quantize import QuantizeOptions, quantize
 
 from strategies import INPUT_BOUND
 

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from edgelower.ir import DType, Graph, GraphBuilder, Op, TensorType
-from edgelower.ops import activation_spec, infer_types, pool_out
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, TensorType
+from edgelower.ir.ops import activation_spec, infer_types, pool_out
 
 MAX_NUMEL = 2048
 MAX_RANK = 4  # what MCU kernels handle; only EXPAND could add dimensions

@@ -6,7 +6,7 @@ kernel family (docs/quantization.md).
     int8_graphs(families=FAMILIES)    -> (Graph, inputs): one int8 sub-graph per family, side by side
     FAMILIES                          -> family name -> composite strategy adding that family's nodes
 
-Half of the records come from the `edgelower.qattrs` constructors on random scales and zero points (what
+Half of the records come from the `edgelower.quant.records` constructors on random scales and zero points (what
 `lower_integer` emits); the other half are built raw at the edges of their integer ranges: multipliers 0, 1, 2**30
 and 2**31 - 1, shifts from -31 to 30, offsets and activation bounds anywhere in int8. Accumulators reach INT32_MIN and
 INT32_MAX through int32 inputs and extreme biases. Records a constructor refuses (ValueError: TFLite would too) are
@@ -21,8 +21,8 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from edgelower.ir import DType, Graph, GraphBuilder, Op, QParams, TensorType
-from edgelower.qattrs import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
+from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
 
 from strategies import attributes, image_shapes

@@ -22,18 +22,18 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from edgelower.backends import BACKENDS
-from edgelower.backends import c_kernels
-from edgelower.backends.c_kernels_s8 import INT8_KERNELS
-from edgelower.backends.c import render_c
+from edgelower.backends.c import kernels as c_kernels
+from edgelower.backends.c.kernels_s8 import INT8_KERNELS
+from edgelower.backends.c.render import render_c
 from edgelower.errors import BuildError, ExecutionError
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, Graph, GraphBuilder, Node, Op, QParams, TensorType
-from edgelower.ops import infer_types
-from edgelower.passes.plan_memory import plan_memory
-from edgelower.qattrs import RequantQ
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Node, Op, QParams, TensorType
+from edgelower.ir.ops import infer_types
+from edgelower.passes.memory.plan_memory import plan_memory
+from edgelower.quant.records import RequantQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR, loader
 from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
-from edgelower.schedule import Schedule, linearize
+from edgelower.ir.schedule import Schedule, linearize
 
 from strategies import FLOAT_OPS, graph_and_inputs, graphs, inputs_for
 

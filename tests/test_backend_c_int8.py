@@ -1,6 +1,6 @@
 """The int8 C kernels against the integer interpreter: generated code really built and run, compared byte for byte.
 
-Every test builds integer graphs directly (q records from `edgelower.qattrs`, or raw at the edges of their ranges:
+Every test builds integer graphs directly (q records from `edgelower.quant.records`, or raw at the edges of their ranges:
 tests/strategies_s8.py), renders them with the C backend, builds and runs them through ctypes (or as sanitizer
 executables) and asserts the output bytes equal `run_graph`'s. One graph holds several ops, so one build tests them
 all; each build costs one `cc` run of the generated file (the runtime's objects are built once per module).
@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgelower.backends import c_kernels_s8
-from edgelower.backends.c import render_c
+from edgelower.backends.c import kernels_s8 as c_kernels_s8
+from edgelower.backends.c.render import render_c
 from edgelower.errors import BuildError
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, Graph, GraphBuilder, Op, QParams, TensorType
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
 from edgelower.passes.fuse import fuse
-from edgelower.passes.schedule_graph import schedule_graph
-from edgelower.qattrs import AddQ, ConvQ, MulQ, RequantQ
+from edgelower.passes.memory.schedule_graph import schedule_graph
+from edgelower.quant.records import AddQ, ConvQ, MulQ, RequantQ
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
 from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
-from edgelower.verifier import verify
+from edgelower.ir.verifier import verify
 
 from strategies_s8 import EDGE_INT32, FAMILIES, INT32_MAX, Int8Graph, count, int8_graphs
 from test_backend_c import STRICT
@@ -46,7 +46,7 @@ def build_cache(fresh_build_cache):
 
 
 def render(graph: Graph) -> tuple[dict[str, str], IOSpec]:
-    """Scheduled as the driver does (passes/schedule_graph.py): views and in-place kernels share arena bytes."""
+    """Scheduled as the driver does (passes/memory/schedule_graph.py): views and in-place kernels share arena bytes."""
     schedule = schedule_graph(graph)
     return render_c(schedule), IOSpec.from_schedule(schedule)
 

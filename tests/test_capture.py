@@ -20,13 +20,13 @@ from torch._functorch.aot_autograd import make_boxed_func
 from torch.fx.experimental.proxy_tensor import make_fx
 
 import edgelower.driver
-from edgelower.aten_ops import ATEN_TO_IR
-from edgelower.capture import KEEP_OPS, capture_graph_module, capture_module, decomposition_table, \
+from edgelower.frontend.aten_ops import ATEN_TO_IR
+from edgelower.frontend.capture import KEEP_OPS, capture_graph_module, capture_module, decomposition_table, \
     supported_aten_ops
-from edgelower.dynamo import edgelower_backend
+from edgelower.frontend.dynamo import edgelower_backend
 from edgelower.errors import CaptureError, UnsupportedOpError
-from edgelower.interpreter import run_graph
-from edgelower.ir import Op
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Op
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.export's pytree deprecation notice
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from edgelower import cli, zoo
-from edgelower.capture import capture_module
+from edgelower.frontend.capture import capture_module
 from edgelower.compiled import load
 from edgelower.driver import compile_graph
 from edgelower.errors import ExecutionError, MemoryBudgetError, TargetError

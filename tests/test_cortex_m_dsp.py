@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgelower.backends.c import render_c
-from edgelower.interpreter import run_graph
-from edgelower.ir import Graph, GraphBuilder, Op
+from edgelower.backends.c.render import render_c
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Graph, GraphBuilder, Op
 from edgelower.passes.fuse import fuse
-from edgelower.passes.schedule_graph import schedule_graph
-from edgelower.qattrs import ConvQ, RequantQ
+from edgelower.passes.memory.schedule_graph import schedule_graph
+from edgelower.quant.records import ConvQ, RequantQ
 from edgelower.runtime import cortex_m
 from edgelower.runtime.loader import HostModel, IOSpec, build_shared_library
 from edgelower.targets import TARGETS

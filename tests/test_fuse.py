@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import Graph, GraphBuilder, Op, TensorType
-from edgelower.ops import FUSED_ACTIVATIONS, IRError, infer_types
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
+from edgelower.ir.ops import FUSED_ACTIVATIONS, IRError, infer_types
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import FUSES_ACTIVATION, fuse
-from edgelower.printer import print_graph
-from edgelower.verifier import verify
+from edgelower.ir.printer import print_graph
+from edgelower.ir.verifier import verify
 
 from strategies import graph_and_inputs
 

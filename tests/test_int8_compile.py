@@ -16,9 +16,9 @@ from hypothesis import given, settings, strategies as st
 import edgelower
 from edgelower.driver import compile_graph
 from edgelower.errors import CalibrationError, IntegerLoweringError
-from edgelower.interpreter import run_graph
-from edgelower.passes.lower_integer import INTEGER_FORMS
-from edgelower.ir import Op
+from edgelower.interp import run_graph
+from edgelower.passes.integer.lower_integer import INTEGER_FORMS
+from edgelower.ir.graph import Op
 
 from int8_util import calibration_for, int8_inputs, to_real
 from strategies import graphs

@@ -15,8 +15,8 @@ from edgelower.compiled import quantize_with
 from edgelower.errors import MemoryBudgetError
 from edgelower.runtime import cortex_m
 from edgelower.targets import TARGETS
-from edgelower.tflite_export import TFLiteExportError, export_tflite
-from edgelower.tflm import run_tflm
+from edgelower.backends.tflite.export import TFLiteExportError, export_tflite
+from edgelower.backends.tflite.tflm import run_tflm
 
 NAMES = [n for n in zoo.names() if not zoo.MODELS[n].large]
 # Integer forms TFLite Micro has no kernel for: the I-BERT softmax/GELU/LayerNorm of the transformers, HARDSIGMOID

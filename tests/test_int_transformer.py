@@ -1,4 +1,4 @@
-"""Integer transformer nonlinearities (edgelower.int_transformer): the integer square root is exact, every
+"""Integer transformer nonlinearities (edgelower.quant.transformer): the integer square root is exact, every
 approximation stays within its ERROR_BOUNDS of the exact function, the C kernels give the numpy semantics' bytes
 (built and run through the runtime loader, also under ASan/UBSan), and the lowerings put them, and attention's
 scale fold, into lower_integer's graphs.
@@ -17,18 +17,18 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edgelower import int_transformer as it
-from edgelower.backends.c import render_c
+from edgelower.quant import transformer as it
+from edgelower.backends.c.render import render_c
 from edgelower.errors import IntegerLoweringError
-from edgelower.interpreter import run_graph
-from edgelower.int_transformer import ERROR_BOUNDS, IGeluQ, ILayerNormQ, ISoftmaxQ, ScaleRangeError
-from edgelower.ir import DType, GraphBuilder, Op, QParams, TensorType
-from edgelower.passes import lower_integer_ops
-from edgelower.passes.lower_integer import lower_integer
-from edgelower.passes.lower_transformer import lower_scalar_scale, scalar_scale_or, scaled_requantize
-from edgelower.passes.quantize import QuantizeOptions, quantize
-from edgelower.passes.schedule_graph import schedule_graph
-from edgelower.qattrs import ConvQ, RequantQ, SoftmaxQ
+from edgelower.interp import run_graph
+from edgelower.quant.transformer import ERROR_BOUNDS, IGeluQ, ILayerNormQ, ISoftmaxQ, ScaleRangeError
+from edgelower.ir.graph import DType, GraphBuilder, Op, QParams, TensorType
+from edgelower.passes.integer import lower_integer_ops
+from edgelower.passes.integer.lower_integer import lower_integer
+from edgelower.passes.integer.lower_transformer import lower_scalar_scale, scalar_scale_or, scaled_requantize
+from edgelower.passes.integer.quantize import QuantizeOptions, quantize
+from edgelower.passes.memory.schedule_graph import schedule_graph
+from edgelower.quant.records import ConvQ, RequantQ, SoftmaxQ
 from edgelower.runtime import SRC_DIR
 from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
 

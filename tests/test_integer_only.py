@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgelower.backends.c import render_c
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, Graph, GraphBuilder, Op, QParams, TensorType
+from edgelower.backends.c.render import render_c
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
 from edgelower.passes.fuse import fuse
-from edgelower.passes.schedule_graph import schedule_graph
-from edgelower.qattrs import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
+from edgelower.passes.memory.schedule_graph import schedule_graph
+from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR
 from edgelower.runtime.loader import IOSpec

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgelower.interpreter import IMPLS, evaluate_node, run_graph, run_schedule
-from edgelower.interpreter_int import INTEGER_IMPLS
-from edgelower.ir import DType, GraphBuilder, Node, Op, TensorType
-from edgelower.schedule import ARENA_ALIGN, linearize
+from edgelower.interp import IMPLS, evaluate_node, run_graph, run_schedule
+from edgelower.interp.integer import INTEGER_IMPLS
+from edgelower.ir.graph import DType, GraphBuilder, Node, Op, TensorType
+from edgelower.ir.schedule import ARENA_ALIGN, linearize
 
 COVERED: set[Op] = set()
 

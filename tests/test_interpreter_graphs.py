@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import assume, given
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import Op
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Op
 from strategies import FLOAT_OPS, graph_and_inputs
 from torch_reference import TORCH_OPS, nearest_index_agrees, run_torch
 

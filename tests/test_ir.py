@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, Graph, GraphBuilder, Node, Op, TensorType
-from edgelower.ops import OPS, REQUIRED, IRError
-from edgelower.printer import print_graph
-from edgelower.verifier import verify
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Node, Op, TensorType
+from edgelower.ir.ops import OPS, REQUIRED, IRError
+from edgelower.ir.printer import print_graph
+from edgelower.ir.verifier import verify
 
 from strategies import graph_and_inputs, graphs
 

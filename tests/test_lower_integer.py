@@ -18,14 +18,14 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from edgelower.errors import IntegerLoweringError
-from edgelower.int_transformer import ERROR_BOUNDS
-from edgelower.interpreter import run_graph
-from edgelower.ir import DType, GraphBuilder, Op, TensorType
-from edgelower.ops import IRError
+from edgelower.quant.transformer import ERROR_BOUNDS
+from edgelower.interp import run_graph
+from edgelower.ir.graph import DType, GraphBuilder, Op, TensorType
+from edgelower.ir.ops import IRError
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.passes.lower_integer import INTEGER_FORMS, LowerIntegerOptions, lower_integer
-from edgelower.passes.quantize import QuantizeOptions, quantize
-from edgelower.verifier import verify
+from edgelower.passes.integer.lower_integer import INTEGER_FORMS, LowerIntegerOptions, lower_integer
+from edgelower.passes.integer.quantize import QuantizeOptions, quantize
+from edgelower.ir.verifier import verify
 
 from int8_util import calibration_for, grid_reference, lower, lsb_error, run_dequantized, sqnr_db, to_int8
 from strategies import graphs

@@ -19,16 +19,16 @@ from hypothesis import given, settings, strategies as st
 
 import edgelower
 from edgelower import zoo
-from edgelower.backends.c import render_c
+from edgelower.backends.c.render import render_c
 from edgelower.errors import BuildError
-from edgelower.interpreter import run_graph
-from edgelower.ir import Graph, GraphBuilder, Op, TensorType
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
-from edgelower.passes.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
 from edgelower.report import Report
 from edgelower.runtime.loader import HostModel, IOSpec, build_shared_library
-from edgelower.schedule import Schedule
+from edgelower.ir.schedule import Schedule
 
 from strategies import graphs, inputs_for
 from test_fuse import conv_chains

@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgelower.backends.c_kernels import IN_PLACE, IN_PLACE_WITH_SCRATCH
-from edgelower.interpreter import run_graph, run_schedule
-from edgelower.ir import Graph, GraphBuilder, Op, TensorType
+from edgelower.backends.c.kernels import IN_PLACE, IN_PLACE_WITH_SCRATCH
+from edgelower.interp import run_graph, run_schedule
+from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.passes.alias_buffers import alias_buffers
-from edgelower.passes.plan_memory import greedy_by_size
-from edgelower.passes.reorder_nodes import PeakModel, best_order, reorder_nodes
-from edgelower.passes.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.passes.memory.alias_buffers import alias_buffers
+from edgelower.passes.memory.plan_memory import greedy_by_size
+from edgelower.passes.memory.reorder_nodes import PeakModel, best_order, reorder_nodes
+from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
 from edgelower.report import Report
-from edgelower.schedule import ARENA_ALIGN, BufferKind, Schedule, linearize
-from edgelower.verifier import verify
+from edgelower.ir.schedule import ARENA_ALIGN, BufferKind, Schedule, linearize
+from edgelower.ir.verifier import verify
 
 from strategies import graph_and_inputs
 

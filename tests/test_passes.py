@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import Graph, GraphBuilder, Node, Op, TensorType
-from edgelower.ops import IRError
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Graph, GraphBuilder, Node, Op, TensorType
+from edgelower.ir.ops import IRError
 from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
 from edgelower.passes.canonicalize import canonicalize
 from edgelower.passes.fold_batchnorm import fold_batchnorm
 from edgelower.passes.fuse import fuse
 from edgelower.passes.rewrite import Rewrite, RewriteLoopError, Rule, rewrite
-from edgelower.printer import print_graph
-from edgelower.verifier import verify
+from edgelower.ir.printer import print_graph
+from edgelower.ir.verifier import verify
 
 from strategies import graph_and_inputs
 

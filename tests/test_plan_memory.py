@@ -8,11 +8,11 @@ import itertools
 
 from hypothesis import given, settings, strategies as st
 
-from edgelower.ir import DType, TensorType
-from edgelower.passes.plan_memory import (
+from edgelower.ir.graph import DType, TensorType
+from edgelower.passes.memory.plan_memory import (
     PlacementProblem, exact_offsets, greedy_by_size, heuristic_offsets, search_offsets,
 )
-from edgelower.schedule import ARENA_ALIGN, Buffer, BufferKind
+from edgelower.ir.schedule import ARENA_ALIGN, Buffer, BufferKind
 
 
 @st.composite

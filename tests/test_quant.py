@@ -1,5 +1,5 @@
-"""TFLite's fixed-point helpers (edgelower.quant, edgelower.fixedpoint) and the q-record constructors
-(edgelower.qattrs) against values computed by hand from TFLite's and gemmlowp's definitions."""
+"""TFLite's fixed-point helpers (edgelower.quant.arith, edgelower.quant.fixedpoint) and the q-record constructors
+(edgelower.quant.records) against values computed by hand from TFLite's and gemmlowp's definitions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from edgelower import fixedpoint as fp
-from edgelower.qattrs import AddQ, HardSwishQ, LogisticQ, MeanQ, RequantQ, SoftmaxQ, activation_range, \
+from edgelower.quant import fixedpoint as fp
+from edgelower.quant.records import AddQ, HardSwishQ, LogisticQ, MeanQ, RequantQ, SoftmaxQ, activation_range, \
     calculate_input_radius
-from edgelower.quant import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, quantize_multiplier, \
+from edgelower.quant.arith import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, quantize_multiplier, \
     requantize, rounding_divide_by_pot, saturating_rounding_doubling_high_mul
 
 Q30, Q31 = 1 << 30, 1 << 31

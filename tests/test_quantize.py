@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from edgelower.errors import CalibrationError
-from edgelower.ir import GraphBuilder, Op, QParams, TensorType
-from edgelower.observers import (MSEObserver, MinMaxObserver, PercentileObserver, affine_qparams, fake_quantize,
+from edgelower.ir.graph import GraphBuilder, Op, QParams, TensorType
+from edgelower.quant.observers import (MSEObserver, MinMaxObserver, PercentileObserver, affine_qparams, fake_quantize,
                                  symmetric_channel_qparams)
 from edgelower.passes import run_pipeline
-from edgelower.passes.quantize import (FIXED_OUTPUT, FUSABLE_ACTIVATIONS, FUSES_INTO_REQUANTIZE, SHARES_INPUT,
+from edgelower.passes.integer.quantize import (FIXED_OUTPUT, FUSABLE_ACTIVATIONS, FUSES_INTO_REQUANTIZE, SHARES_INPUT,
                                        QuantizeOptions, is_parameter, quantize)
 
 from int8_util import FLOAT_PREFIX, calibration_for

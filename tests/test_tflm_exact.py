@@ -13,19 +13,19 @@ import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
-from edgelower.interpreter import run_graph
-from edgelower.ir import Op
-from edgelower.ops import pool_out
-from edgelower.qattrs import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
+from edgelower.interp import run_graph
+from edgelower.ir.graph import Op
+from edgelower.ir.ops import pool_out
+from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, activation_range, f32
-from edgelower.tflite_export import TFLiteExportError, export_tflite
+from edgelower.backends.tflite.export import TFLiteExportError, export_tflite
 from tflm_strategies import DATA_MODES, FULL_SHAPES, IntGraph, act_ranges, bias, int8_data, qparams, scales, \
     weights, zero_points
 
 pytest.importorskip("tflite_micro", reason="the TFLite Micro oracle needs the `tflite-micro` package")
 pytest.importorskip("flatbuffers", reason="export_tflite needs the `flatbuffers` package")
 
-from edgelower.tflm import run_tflm  # noqa: E402  (after the skip: imports tflite_micro lazily anyway)
+from edgelower.backends.tflite.tflm import run_tflm  # noqa: E402  (after the skip: imports tflite_micro lazily anyway)
 
 EXAMPLES = settings(max_examples=200, deadline=None)
 seeds = st.integers(0, 2 ** 32 - 1)
@@ -539,7 +539,7 @@ def test_record_that_tflm_would_compute_differently_is_rejected():
 
 
 def test_float_graph_is_rejected():
-    from edgelower.ir import DType, GraphBuilder, TensorType
+    from edgelower.ir.graph import DType, GraphBuilder, TensorType
 
     b = GraphBuilder("f")
     x = b.input("x", TensorType((2, 3), DType.FLOAT32))

@@ -22,18 +22,18 @@ import edgelower
 from edgelower import cli
 from edgelower.driver import compile_graph
 from edgelower.errors import EdgelowerError, IntegerLoweringError, MemoryBudgetError
-from edgelower.interpreter import run_graph, run_schedule
-from edgelower.ir import Graph, GraphBuilder, Op, TensorType
-from edgelower.ops import activation_spec, pool_out
+from edgelower.interp import run_graph, run_schedule
+from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
+from edgelower.ir.ops import activation_spec, pool_out
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.passes.choose_patches import GRIDS, PATCHED_MEMORY, choose_patches, plan_patches
-from edgelower.passes.reorder_nodes import reorder_nodes
-from edgelower.passes.quantize import QuantizeOptions
-from edgelower.passes.schedule_graph import schedule_graph
-from edgelower.passes.tile_patches import PatchError, split_points, tile_patches
+from edgelower.passes.patches.choose_patches import GRIDS, PATCHED_MEMORY, choose_patches, plan_patches
+from edgelower.passes.memory.reorder_nodes import reorder_nodes
+from edgelower.passes.integer.quantize import QuantizeOptions
+from edgelower.passes.memory.schedule_graph import schedule_graph
+from edgelower.passes.patches.tile_patches import PatchError, split_points, tile_patches
 from edgelower.report import Report
-from edgelower.schedule import linearize
-from edgelower.verifier import verify
+from edgelower.ir.schedule import linearize
+from edgelower.ir.verifier import verify
 
 from int8_util import calibration_for
 from strategies import attributes

@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from edgelower.ir import DType, Graph, GraphBuilder, Op, QParams, TensorType
-from edgelower.qattrs import activation_range
+from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
+from edgelower.quant.records import activation_range
 
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1

@@ -1,10 +1,10 @@
 """PyTorch implementations of the float IR ops, and a graph runner on them: the independent oracle the reference
-interpreter (`edgelower.interpreter`) is held to on random graphs.
+interpreter (`edgelower.interp`) is held to on random graphs.
 
     TORCH_OPS[op](inputs: list[torch.Tensor], attrs) -> list[torch.Tensor]   attrs complete (ops.complete_attrs)
     run_torch(graph, inputs) -> list[np.ndarray]                              node by node, float32 throughout
 
-Every entry is a torch.nn.functional call (or torch op) with the IR's attribute conventions (`edgelower.ops`)
+Every entry is a torch.nn.functional call (or torch op) with the IR's attribute conventions (`edgelower.ir.ops`)
 translated to torch's: CONV2D / pool padding (top, left, bottom, right), PAD's ((before, after), ...) per dim,
 CLAMP's None bounds, a fused `activation` on CONV2D / LINEAR / ADD (that activation's entry applied after).
 
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgelower.ir import Graph, Op
-from edgelower.ops import complete_attrs, parse_activation
+from edgelower.ir.graph import Graph, Op
+from edgelower.ir.ops import complete_attrs, parse_activation
 
 TorchImpl = Callable[[list[torch.Tensor], Mapping[str, Any]], list[torch.Tensor]]
 

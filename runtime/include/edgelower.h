@@ -278,7 +278,7 @@ void el_dequantize_s8_f32(const el_unary_params *p, float scale, int32_t zero_po
 /* ---- int8: conv_s8.c, dense_s8.c, elementwise_s8.c, activation_s8.c, pool_s8.c, reduce_s8.c, norm_s8.c ------
  *
  * TFLite's int8 arithmetic (docs/quantization.md), bit-exact with the integer interpreter
- * (compiler/interpreter_int.py) and TFLite's reference kernels: real = (q - zero_point) * scale; int8 x int8
+ * (compiler/interp/integer.py) and TFLite's reference kernels: real = (q - zero_point) * scale; int8 x int8
  * products accumulate in int32 and are rescaled by MultiplyByQuantizedMultiplier (a Q31 multiplier and a shift,
  * double rounding). No float or double anywhere: the parameters are the integers the compiler derived once.
  * Offsets are TFLite's: input_offset = -input zero point, output_offset = +output zero point. Integer sums wrap
@@ -440,7 +440,7 @@ void el_avg_pool2d_s8(const el_pool2d_params *p, int32_t act_min, int32_t act_ma
 /* MEAN, TFLM's int8 MEAN (reference_ops::QuantizedMeanOrSum, mean branch): with n reduced elements, TFLM folds 1/n
  * into the multiplier, k = min(floor(log2 n), 32, 31 + shift), M_n = (multiplier << k) / n, s_n = shift - k, and
  * y = clamp(MultiplyByQuantizedMultiplier(sum + n * input_offset, M_n, s_n) + output_offset, -128, 127), the sum
- * taken modulo 2^32. n < 2^23 (compiler/qattrs.py, MeanQ). */
+ * taken modulo 2^32. n < 2^23 (compiler/quant/records.py, MeanQ). */
 typedef struct {
     int32_t input_offset, output_offset;
     int32_t multiplier, shift;
@@ -452,7 +452,7 @@ void el_reduce_max_s8(const el_reduce_params *p, const int8_t *EL_RESTRICT x, in
 /* ---- int8 transformer nonlinearities: transformer_s8.c -----------------------------------------------------
  *
  * No TFLite equivalent: I-BERT / I-ViT integer-only softmax, GELU and LayerNorm (docs/quantization.md, "Integer
- * transformer ops", states the algorithms and their error bounds). compiler/int_transformer.py is the numpy twin,
+ * transformer ops", states the algorithms and their error bounds). compiler/quant/transformer.py is the numpy twin,
  * bit for bit, and computes every field below from the scales (ISoftmaxQ, IGeluQ, ILayerNormQ). int64
  * intermediates, no float. All three run in place (y == x). */
 

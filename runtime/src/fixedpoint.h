@@ -1,7 +1,7 @@
 /*
  * TFLite's int8 fixed-point arithmetic in C99, bit for bit: the helpers every int8 kernel requantizes with, and the
  * gemmlowp fixed-point functions (exp, 1/(1+x), logistic, tanh) behind TFLite's int8 activations and softmax.
- * Internal header of the runtime; compiler/quant.py is its numpy twin and the tests hold the two to the same bits.
+ * Internal header of the runtime; compiler/quant/arith.py is its numpy twin and the tests hold the two to the same bits.
  *
  * Sources mirrored (notes/field-anchors.md §2): google/gemmlowp fixedpoint/fixedpoint.h
  * (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT, SaturatingRoundingMultiplyByPOT, RoundingHalfSum,
@@ -10,7 +10,7 @@
  * default double rounding, GetReciprocal, CountLeadingZeros), reference/hard_swish.h (the int16 helpers).
  *
  * Overflow: gemmlowp and TFLite leave int32 overflow undefined. Here every sum that could wrap is computed in
- * uint32_t, so it wraps modulo 2^32 (two's complement), which is what compiler/quant.py computes with its explicit
+ * uint32_t, so it wraps modulo 2^32 (two's complement), which is what compiler/quant/arith.py computes with its explicit
  * wraps; the conversion back to int32_t is the implementation-defined one every C99 compiler on a two's complement
  * target defines as modulo. Right shifts of negative values are arithmetic (implementation-defined in C99, and so
  * on every compiler the runtime targets: gcc, clang, armcc, iar).
@@ -89,9 +89,9 @@ static inline int32_t el_rdbpot(int32_t x, int32_t exponent)
 }
 
 /* TFLite MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int shift), double rounding (TFLite's default,
- * TFLite Micro's reference and compiler/quant.py):
+ * TFLite Micro's reference and compiler/quant/arith.py):
  *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^max(shift, 0), multiplier), max(-shift, 0)).
- * The left shift wraps modulo 2^32 like compiler/quant.py (TFLite only left-shifts values that fit). Valid shifts
+ * The left shift wraps modulo 2^32 like compiler/quant/arith.py (TFLite only left-shifts values that fit). Valid shifts
  * are [-31, 31]; QuantizeMultiplier never gives one below -31 (it flushes the multiplier to 0 instead). */
 static inline int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 {
@@ -101,7 +101,7 @@ static inline int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift)
 }
 
 /* clamp(v + offset, lo, hi) with the sum in int32, wrapping (TFLite's `acc += output_offset`, and
- * compiler/quant.py's wrap_int32): every int8 epilogue ends with it. */
+ * compiler/quant/arith.py's wrap_int32): every int8 epilogue ends with it. */
 static inline int32_t el_offset_clamp(int32_t v, int32_t offset, int32_t lo, int32_t hi)
 {
     return el_clamp_i32(el_wrap_add(v, offset), lo, hi);

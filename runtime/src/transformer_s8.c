@@ -1,7 +1,7 @@
 /*
  * Integer-only transformer nonlinearities on int8 (edgelower.h, "int8 transformer nonlinearities"): softmax with
  * I-BERT's i-exp or I-ViT's Shiftmax polynomial, I-BERT's i-GELU, and I-BERT's LayerNorm with an exact integer
- * square root. compiler/int_transformer.py is the numpy twin: every constant below is named there, and the tests
+ * square root. compiler/quant/transformer.py is the numpy twin: every constant below is named there, and the tests
  * hold the two to the same bits. Products that can pass 2^31 are int64; right shifts of negative values are
  * arithmetic (fixedpoint.h states the same assumption). All three run in place (y == x): a row's statistics are
  * read before its first output is written, and each output replaces the input it is computed from.
@@ -94,7 +94,7 @@ void el_igelu_s8(const el_unary_params *p, const el_igelu_q *q, const int8_t *x,
     }
 }
 
-/* Bits of v (0 for 0), by binary search as compiler/int_transformer.py's bit_length. */
+/* Bits of v (0 for 0), by binary search as compiler/quant/transformer.py's bit_length. */
 static int32_t bit_length_u64(uint64_t v)
 {
     static const int32_t steps[6] = {32, 16, 8, 4, 2, 1};

@@ -1,0 +1,43 @@
+"""The memory half of compilation: a graph becomes a planned Schedule.
+
+Pre: a well-formed graph, after the graph passes of its pipeline.
+Post: a Schedule whose kernels run the graph's nodes in an order chosen for a low peak, whose buffers share bytes
+where the backend can express it (views, in place), and whose storages all have arena offsets.
+
+    reorder_nodes -> linearize -> alias_buffers -> plan_memory
+
+Each step is optional through `MemoryOptions`, so that bench/bench_memory.py can show what each one is worth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgelower.ir.graph import Graph
+from edgelower.passes.memory.alias_buffers import AliasOptions, alias_buffers
+from edgelower.passes.memory.plan_memory import Planner, plan_memory, search_offsets
+from edgelower.passes.memory.reorder_nodes import reorder_nodes
+from edgelower.ir.schedule import Schedule, linearize
+from edgelower.ir.verifier import verify as verify_graph
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    reorder: bool = True                  # choose the node order for the lowest peak
+    aliases: AliasOptions = AliasOptions()  # what the backend can share (the C backend: views and in place)
+    planner: Planner = search_offsets     # or plan_memory.greedy_by_size, the baseline
+
+
+NO_ALIASES = AliasOptions(views=False, in_place=False)
+
+
+def schedule_graph(graph: Graph, options: MemoryOptions = MemoryOptions(), verify: bool = False) -> Schedule:
+    """The planned Schedule of `graph`. With `verify`, the reordered graph goes through the verifier."""
+    if options.reorder:
+        graph = reorder_nodes(graph, options.aliases)
+        if verify:
+            verify_graph(graph, after="reorder_nodes")
+    schedule = linearize(graph)
+    if options.aliases != NO_ALIASES:
+        schedule = alias_buffers(schedule, options.aliases)
+    return plan_memory(schedule, options.planner)
