@@ -1,14 +1,11 @@
-"""Backends: renderers from a Schedule to source files, and BACKENDS, the registry."""
+"""Backends: one sub-package each with its declaration (`edgelower.backends.protocol.Backend`), and BACKENDS, the
+registry the driver and the targets table use. Heavy dependencies (a compiler toolchain's Python package) are
+imported inside a backend's emit and load, never here."""
 
-from typing import Callable
+from edgelower.backends.c import C_BACKEND
+from edgelower.backends.protocol import Backend
 
-from edgelower.ir.schedule import Schedule
-
-from edgelower.backends.c.render import render_c
-
-Backend = Callable[[Schedule], dict[str, str]]  # schedule -> {file name: text}; options are keyword arguments
-
-# One explicit entry per backend, in the order targets list them.
+# One explicit entry per backend, in the order `edgelower targets` lists them.
 BACKENDS: dict[str, Backend] = {
-    "c": render_c,
+    "c": C_BACKEND,
 }

@@ -30,7 +30,9 @@ CALIBRATION = 8
 
 
 def portable(target: Target) -> Target:
-    return dataclasses.replace(target, cflags=target.cflags + ("-DEL_PORTABLE_KERNELS",))
+    settings = target.settings
+    return dataclasses.replace(target, settings=dataclasses.replace(
+        settings, cflags=settings.cflags + ("-DEL_PORTABLE_KERNELS",)))
 
 
 def bench(name: str, cores: list[str]) -> list[dict]:

@@ -54,7 +54,7 @@ def bench(name: str, repeats: int) -> dict:
         torch_s = median_seconds(lambda: model(*example), repeats)
     return {"model": name, "macs": cm.report.macs, "compile_s": compile_s,
             "source_bytes": sum(len(t.encode()) for t in cm.files.values()),
-            "text_bytes": text_bytes(cm.library), "weight_bytes": cm.report.weight_bytes,
+            "text_bytes": text_bytes(cm.artifact.library), "weight_bytes": cm.report.weight_bytes,
             "arena_bytes": cm.report.arena_bytes, "c_ms": c_s * 1e3, "torch_ms": torch_s * 1e3, "rel_err": err}
 
 

@@ -34,7 +34,9 @@ from edgelower.interp import run_graph, run_schedule
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.plan_memory import greedy_by_size
-from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.backends.c import C_MEMORY
+from edgelower.passes.memory.features import NO_SHARING
+from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
 from edgelower.report import Report
 
 class InceptionBlock(nn.Module):
@@ -54,10 +56,10 @@ class InceptionBlock(nn.Module):
 EXTRA = {"inception-block": zoo.ZooEntry(InceptionBlock, (zoo.InputSpec((1, 16, 16, 16)),), "inception block")}
 
 COLUMNS = {
-    "greedy": MemoryOptions(reorder=False, aliases=NO_ALIASES, planner=greedy_by_size),
-    "search": MemoryOptions(reorder=False, aliases=NO_ALIASES),
-    "+alias": MemoryOptions(reorder=False),
-    "+reorder": MemoryOptions(),
+    "greedy": MemoryOptions(reorder=False, features=NO_SHARING, planner=greedy_by_size),
+    "search": MemoryOptions(reorder=False, features=NO_SHARING),
+    "+alias": MemoryOptions(reorder=False, features=C_MEMORY),
+    "+reorder": MemoryOptions(features=C_MEMORY),
 }
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from edgelower import zoo
 from edgelower.frontend.capture import capture_module
 from edgelower.interp import run_graph
-from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
+from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.patches.choose_patches import MAX_RECOMPUTE, best_patches, plan_patches
 from edgelower.passes.integer.lower_integer import LowerIntegerOptions
 from edgelower.passes.integer.quantize import QuantizeOptions
@@ -53,7 +53,6 @@ def unpatched_graph(name: str, dtype: str, seed: int = 0):
     model, example = zoo.get(name)
     graph = capture_module(model, example)
     steps = PIPELINES["int8" if dtype == "int8" else "float"]
-    steps = steps[:steps.index(PATCH_STEP)]
     rng = np.random.default_rng(seed)
     if dtype == "int8":
         calibration = tuple((rng.standard_normal(example[0].shape).astype(np.float32),) for _ in range(4))

@@ -163,12 +163,11 @@ def cmd_report(args) -> int:
 def cmd_targets(args) -> int:
     from edgelower.targets import TARGETS
 
-    table = Table("target", "backend", "core", "features", "SRAM", "flash", "runs on", "description")
+    table = Table("target", "backend", "core", "features", "SRAM", "flash", "runs on", "needs", "description")
     for t in TARGETS.values():
         kb = lambda n: "-" if n is None else f"{n // 1024} KiB"  # noqa: E731
-        runs_on = f"QEMU {t.machine.name}" if t.machine else t.runner
         table.add_row(t.name, t.backend, t.core or "-", ",".join(sorted(t.features)), kb(t.sram_bytes),
-                      kb(t.flash_bytes), runs_on, t.description)
+                      kb(t.flash_bytes), t.settings.runs_on, t.settings.needs, t.description)
     out.print(table)
     return 0
 

@@ -1,7 +1,8 @@
-"""CompiledModel: the artifact of a compilation — generated files, report, and a way to run them.
+"""CompiledModel: the artifact of a compilation — its backend's Artifact, the report, and a way to run them.
 
-A saved project is a self-contained directory: the generated model sources, the runtime sources, a Makefile, and
-`manifest.json` (I/O signature, target, report). `load(dir)` rebuilds from those sources alone.
+A saved project is a self-contained directory: the generated files, what the artifact adds (the C backend: the
+runtime's sources and a Makefile), and `manifest.json` (I/O signature, target, report, the generated file list).
+`load(dir)` asks the target's backend to bring the artifact back from those files alone.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgelower.backends.artifact import Artifact, IOSpec, TensorSpec, write_files
 from edgelower.errors import SaveError
 from edgelower.interp import IMPLS
 from edgelower.ir.graph import Op
 from edgelower.report import Report
-from edgelower.runtime.loader import IOSpec, TensorSpec
 from edgelower.targets import Target, get_target
 
 MANIFEST_VERSION = 1
@@ -40,14 +41,18 @@ def dequantize_with(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
 
 
 class CompiledModel:
-    def __init__(self, files: dict[str, str], spec: IOSpec, report: Report, target: Target, graph=None,
-                 schedule=None):
-        self.files, self.spec = dict(files), spec
-        self.report, self.target = report, target
+    def __init__(self, artifact: Artifact, report: Report, target: Target, graph=None, schedule=None):
+        self.artifact, self.report, self.target = artifact, report, target
         self.graph, self.schedule = graph, schedule
-        self.library: Path | None = None   # host: the shared library
-        self.firmware = None               # Cortex-M: the built images (edgelower.runtime.cortex_m.Firmware)
-        self._runner = None
+
+    @property
+    def spec(self) -> IOSpec:
+        return self.artifact.spec
+
+    @property
+    def files(self) -> dict[str, str | bytes]:
+        """The generated files (the C backend: model.c, model.h, main.c)."""
+        return self.artifact.files
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -57,32 +62,15 @@ class CompiledModel:
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self.spec.outputs
 
-    @classmethod
-    def from_schedule(cls, schedule, files, report, target, prefix) -> "CompiledModel":
-        return cls(files, IOSpec.from_schedule(schedule, prefix), report, target, schedule.graph, schedule)
-
     def build(self) -> None:
-        """Compile the generated sources (cached by content hash) and load them. For a firmware target this also
-        checks the board's budgets and fills the report's ELF sizes and instruction count."""
-        if self.target.runner == "qemu":
-            from edgelower.runtime.cortex_m import QemuModel, build_firmware
-
-            self.firmware = build_firmware(self.files, self.spec, self.target)
-            self.report = replace(self.report, **self.firmware.report_fields())
-            self._runner = QemuModel(self.firmware, self.spec)
-            return
-        from edgelower.runtime.loader import HostModel, build_shared_library
-
-        if self.target.runner != "host":
-            raise NotImplementedError(f"running target {self.target.name!r} from Python")
-        self.library = build_shared_library(self.files, cflags=self.target.cflags, cc=self.target.cc)
-        self._runner = HostModel(self.library, self.spec)
+        """Build the artifact (cached by content) so that it runs here; what building measures (ELF sizes,
+        instruction counts, resource estimates) goes into the report."""
+        self.artifact.build()
+        self.report = replace(self.report, **self.artifact.report_fields())
 
     def run_numpy(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Arrays in, arrays out; shapes and dtypes are checked against the compiled signature."""
-        if self._runner is None:
-            self.build()
-        return self._runner.run([np.asarray(x) for x in inputs])
+        return self.artifact.run([np.asarray(x) for x in inputs])
 
     def __call__(self, *inputs: Any):
         """Tensors in, tensors out (numpy in, numpy out); one output comes back bare, several as a tuple.
@@ -125,35 +113,21 @@ class CompiledModel:
         return f"<CompiledModel {self.spec.prefix}({sig}) for {self.target.name}, arena {self.report.arena_bytes} B>"
 
     def manifest(self) -> dict:
-        def tensors(specs):
-            return [{"name": s.name, "shape": list(s.shape), "dtype": np.dtype(s.dtype).name,
-                     **({"scale": s.scale, "zero_point": s.zero_point} if s.scale is not None else {})}
-                    for s in specs]
-
-        return {"edgelower_manifest": MANIFEST_VERSION, "prefix": self.spec.prefix, "target": self.target.name,
-                "inputs": tensors(self.inputs), "outputs": tensors(self.outputs), "files": sorted(self.files),
-                "report": self.report.to_dict()}
+        return {"edgelower_manifest": MANIFEST_VERSION, "target": self.target.name, "backend": self.target.backend,
+                **self.spec.to_dict(), "files": sorted(self.files), "report": self.report.to_dict(),
+                **self.artifact.manifest()}
 
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write a self-contained project (sources, runtime, Makefile, manifest; for Cortex-M also firmware/:
-        startup, linker script, bare main). Nothing is half-written:
-        the project is assembled in a temporary sibling directory and moved into place at the end."""
-        from edgelower.runtime import INCLUDE_DIR, SRC_DIR
-        from edgelower.runtime.project import project_files
-
+        """Write a self-contained project (the generated files, what the artifact needs beside them, manifest,
+        graph and report). Nothing is half-written: the project is assembled in a temporary sibling directory and
+        moved into place at the end."""
         target = Path(directory)
         if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
             raise SaveError(f"{target} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            for name, text in sorted(self.files.items()):
-                (staging / name).write_text(text)
-            shutil.copytree(INCLUDE_DIR, staging / "runtime" / "include")
-            shutil.copytree(SRC_DIR, staging / "runtime" / "src")
-            for name, text in project_files(self.target, sorted(self.files), self.spec.prefix).items():
-                (staging / name).parent.mkdir(parents=True, exist_ok=True)
-                (staging / name).write_text(text)
+            write_files(staging, {**self.files, **self.artifact.project_files()})
             (staging / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n")
             if self.graph is not None:
                 (staging / "graph.txt").write_text(str(self.graph) + "\n")
@@ -168,7 +142,9 @@ class CompiledModel:
 
 
 def load(directory: str | os.PathLike) -> CompiledModel:
-    """Bring back a project written by `CompiledModel.save`, rebuilt from its own sources."""
+    """Bring back a project written by `CompiledModel.save`, rebuilt by its backend from its own files."""
+    from edgelower.backends import BACKENDS
+
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
@@ -177,13 +153,8 @@ def load(directory: str | os.PathLike) -> CompiledModel:
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("edgelower_manifest") != MANIFEST_VERSION:
         raise ValueError(f"{manifest_path}: unsupported manifest version {manifest.get('edgelower_manifest')!r}")
-    files = {name: (directory / name).read_text() for name in manifest["files"]}
-
-    def tensors(key):
-        return tuple(TensorSpec(d["name"], tuple(d["shape"]), np.dtype(d["dtype"]), d.get("scale"),
-                                d.get("zero_point")) for d in manifest[key])
-
-    spec = IOSpec(manifest["prefix"], tensors("inputs"), tensors("outputs"))
-    model = CompiledModel(files, spec, Report.from_dict(manifest["report"]), get_target(manifest["target"]))
+    target = get_target(manifest["target"])
+    artifact = BACKENDS[target.backend].load(directory, manifest, target)
+    model = CompiledModel(artifact, Report.from_dict(manifest["report"]), target)
     model.build()
     return model

@@ -1,5 +1,6 @@
-"""The ahead-of-time driver: capture -> PIPELINES[kind] (patch-based inference last, when the memory budget asks
-for it) -> schedule -> plan_memory -> backend -> build."""
+"""The ahead-of-time driver: capture -> PIPELINES[what the target's backend needs] -> (for backends that render a
+Schedule) the planning step, patched when the memory budget asks for it -> the backend's emit -> the artifact's
+build -> CompiledModel."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class Options:
     patches: Any = "auto"
 
 
-def _options(options: dict[str, Any]) -> Options:
+def _options(options: dict[str, Any], backend_options: type | None = None) -> tuple[Options, Any]:
+    """The driver's Options and the backend's own options value (None when it declares none) from `**options`."""
     known = set(Options.__dataclass_fields__)
-    unknown = set(options) - known
+    own = set(backend_options.__dataclass_fields__) if backend_options is not None else set()
+    unknown = set(options) - known - own
     if unknown:
-        raise TypeError(f"unknown compile option(s) {sorted(unknown)}; known: {sorted(known)}")
+        raise TypeError(f"unknown compile option(s) {sorted(unknown)}; known: {sorted(known | own)}")
     patches = options.get("patches", "auto")
     if patches not in ("auto", None):
         try:
@@ -39,7 +42,9 @@ def _options(options: dict[str, Any]) -> Options:
             options = {**options, "patches": (str(split), (int(rows), int(cols)))}
         except (TypeError, ValueError):
             raise ValueError(f"patches={patches!r}; valid: 'auto', None or (split value name, (rows, cols))") from None
-    return Options(**options)
+    mine = Options(**{k: v for k, v in options.items() if k in known})
+    theirs = backend_options(**{k: v for k, v in options.items() if k in own}) if backend_options else None
+    return mine, theirs
 
 
 def _example_tuple(example_inputs) -> tuple:
@@ -62,7 +67,10 @@ def compile(model, example_inputs, target: str = "host", quantize: str | None = 
 
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
-    get_target(target)  # an unknown target fails before the (slow) capture
+    from edgelower.backends import BACKENDS
+
+    # An unknown target or option fails before the (slow) capture.
+    _options(options, BACKENDS[get_target(target).backend].options_type)
     _check_quantize(quantize, calibration)
     stage("capture (torch.export)")
     graph = capture_module(model, _example_tuple(example_inputs))
@@ -100,46 +108,57 @@ def compile_graph(graph: Graph, target: str = "host", quantize: str | None = Non
                   _started: float | None = None, **options):
     """Compile an already captured Graph (the torch.compile backend enters here)."""
     from edgelower.backends import BACKENDS
+    from edgelower.backends.protocol import EmitRequest
     from edgelower.compiled import CompiledModel
-    from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
-    from edgelower.passes.patches.choose_patches import PATCHED_MEMORY, PatchOptions, resolve_patches
+    from edgelower.passes import PIPELINES, pipeline_key, run_pipeline
     from edgelower.passes.integer.lower_integer import LowerIntegerOptions
     from edgelower.passes.integer.quantize import QuantizeOptions
-    from edgelower.passes.memory.schedule_graph import schedule_graph
     from edgelower.report import Report
 
     stage = on_stage or (lambda _: None)
     started = time.perf_counter() if _started is None else _started
-    tgt, opts = get_target(target), _options(options)
+    tgt = get_target(target)
+    backend = BACKENDS[tgt.backend]
+    opts, backend_options = _options(options, backend.options_type)
     _check_quantize(quantize, calibration)
     stage("passes" if quantize is None else "passes (calibrating on the interpreter, then integer lowering)")
     pass_options = (QuantizeOptions(_calibration_samples(calibration), observer=opts.observer),
                     LowerIntegerOptions(int_only=opts.int_only))
-    # The pipeline runs up to patch-based inference; the unpatched graph's plan decides whether to patch (and is
-    # the report's reference), then the rest of the pipeline applies the resolved configuration.
-    steps = PIPELINES[quantize or "float"]
-    cut = steps.index(PATCH_STEP)
-    unpatched = run_pipeline(graph, steps[:cut], options=pass_options, verify=opts.verify or None)
+    graph = run_pipeline(graph, PIPELINES[pipeline_key(quantize, backend.integer_form)], options=pass_options,
+                         verify=opts.verify or None)
+    backend.check(graph, tgt.name)
+    schedule = None
+    if backend.consumes == "schedule":
+        report, schedule = _plan(graph, tgt, backend, opts, memory_budget, stage)
+        graph = schedule.graph
+    else:
+        report = Report.from_graph(graph, tgt.name)
+    stage(f"render ({backend.name} backend)")
+    artifact = backend.emit(EmitRequest(graph, schedule, tgt, opts.prefix, backend_options))
+    model = CompiledModel(artifact, report, tgt, graph, schedule)
+    stage("build")
+    model.build()
+    model.report = replace(model.report, compile_seconds=time.perf_counter() - started)  # build adds ELF sizes
+    return model
+
+
+def _plan(graph: Graph, tgt, backend, opts: Options, memory_budget: int | None, stage):
+    """The planning step: the Schedule (patched when the budget asks for it) and its Report; an explicit budget
+    that the plan exceeds fails here, before anything is written."""
+    from edgelower.passes.plan_schedule import PlanOptions, plan_schedule
+    from edgelower.report import Report
+
     stage("schedule and memory plan")
-    base = schedule_graph(unpatched, verify=opts.verify)
     budget = memory_budget if memory_budget is not None else tgt.sram_bytes
     # Only an explicit memory_budget fails here; over the target's SRAM, the board's own check reports the sizes.
-    choice = resolve_patches(unpatched, PatchOptions(opts.patches, budget, strict=memory_budget is not None),
-                             base.arena_bytes)
-    graph = run_pipeline(unpatched, steps[cut:], options=(PatchOptions(choice),), verify=opts.verify or None)
-    schedule = base if choice is None else schedule_graph(graph, PATCHED_MEMORY, verify=opts.verify)
-    label = "" if choice is None else f"split at %{choice[0]}, {choice[1][0]}x{choice[1][1]} patches"
-    report = Report.from_schedule(schedule, tgt.name, unpatched=None if choice is None else base, patches=label,
-                                  compile_seconds=0.0)
+    planned = plan_schedule(graph, PlanOptions(backend.memory, opts.patches, budget, strict=memory_budget is not None,
+                                               verify=opts.verify))
+    schedule, label = planned.schedule, planned.label
+    report = Report.from_schedule(schedule, tgt.name, unpatched=None if planned.choice is None else planned.unpatched,
+                                  patches=label, compile_seconds=0.0)
     if memory_budget is not None and schedule.arena_bytes > memory_budget:
         raise MemoryBudgetError(
             f"the model needs an arena of {schedule.arena_bytes:,} bytes{' with ' + label if label else ''} but "
             f"memory_budget is {memory_budget:,} (over by {schedule.arena_bytes - memory_budget:,}); the peak is at "
             f"{report.peak_text}. Nothing was written.")
-    stage(f"render ({tgt.backend} backend)")
-    files = BACKENDS[tgt.backend](schedule, opts.prefix)
-    model = CompiledModel.from_schedule(schedule, files, report, tgt, opts.prefix)
-    stage("build")
-    model.build()
-    model.report = replace(model.report, compile_seconds=time.perf_counter() - started)  # build adds ELF sizes
-    return model
+    return report, schedule

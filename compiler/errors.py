@@ -29,6 +29,20 @@ class UnsupportedOpError(EdgelowerError):
                          "region.")
 
 
+class BackendUnsupportedError(UnsupportedOpError):
+    """The target's backend cannot render these nodes of the compiled graph; raised before anything is written,
+    naming each node, why, and its source line."""
+
+    def __init__(self, backend: str, target: str, items: list[Unsupported]):
+        self.items, self.backend, self.target = list(items), backend, target
+        lines = [f"  {u.what} (node {u.node})" + (f"\n      at {u.source}" if u.source else "") for u in self.items]
+        ops = sorted({u.what.split(":")[0] for u in self.items})
+        EdgelowerError.__init__(
+            self, f"the {backend} backend (target {target!r}) cannot render {len(ops)} kind(s) of op "
+            f"({', '.join(ops)}):\n" + "\n".join(lines) + "\nNothing was written. Choose a target whose backend "
+            "supports them (`edgelower targets`), compile with other quantize options, or replace them in the model.")
+
+
 class CaptureError(EdgelowerError):
     """The model could not be captured as a static graph (dynamic shapes, data-dependent control flow, ...)."""
 

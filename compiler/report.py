@@ -1,16 +1,18 @@
-"""What a compilation costs: memory, weights, MACs, per op. Computed from the Schedule, never estimated."""
+"""What a compilation costs: memory, weights, MACs, per op. Computed from the Schedule (or, for backends that plan
+their own memory, the Graph), never estimated."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from edgelower.ir.graph import Node, Op
-from edgelower.ir.schedule import Schedule
+from typing import Mapping
+
+from edgelower.ir.graph import Graph, Node, Op, TensorType
+from edgelower.ir.schedule import Schedule, linearize
 
 
-def node_macs(node: Node, schedule: Schedule) -> int:
+def node_macs(node: Node, types: Mapping[str, TensorType]) -> int:
     """Multiply-accumulates of one node (conv, linear and matmul; other ops count 0)."""
-    types = schedule.graph.types
     out = types[node.output]
     if node.op is Op.CONV2D:
         _, cin_per_group, kh, kw = types[node.inputs[1]].shape
@@ -36,7 +38,7 @@ class OpRow:
 @dataclass(frozen=True)
 class Report:
     target: str
-    arena_bytes: int
+    arena_bytes: int | None   # None: the backend plans its own memory (a TVM or IREE module)
     peak_bytes: int
     weight_bytes: int
     macs: int
@@ -75,7 +77,7 @@ class Report:
             node = kernel.node
             rows.append(OpRow(
                 name=node.name, op=node.op.name.lower(), output=str(schedule.graph.types[node.output]),
-                macs=node_macs(node, schedule),
+                macs=node_macs(node, schedule.graph.types),
                 weight_bytes=sum(constants[i].nbytes for i in set(node.inputs) if i in constants),
                 live_bytes=live[step + 1], source=node.source))
         peak_op = schedule.kernels[peak_step].node.name if 0 <= peak_step < len(schedule.kernels) else ""
@@ -85,6 +87,13 @@ class Report:
         return cls(target=target, arena_bytes=schedule.arena_bytes, peak_bytes=max(live),
                    weight_bytes=sum(a.nbytes for a in constants.values()), macs=macs,
                    rows=tuple(rows), peak_op=peak_op, **kwargs)
+
+    @classmethod
+    def from_graph(cls, graph: Graph, target: str, **kwargs) -> "Report":
+        """The report of a graph whose backend plans its own memory: MACs, weights and per-op rows; `peak_bytes`
+        is the live-set bound of the graph in its own order, without any sharing, and there is no arena."""
+        report = cls.from_schedule(linearize(graph), target, **kwargs)
+        return replace(report, arena_bytes=None)
 
     @property
     def peak_text(self) -> str:

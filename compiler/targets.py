@@ -1,7 +1,8 @@
 """Targets are data: one table of everything edgelower can compile for.
 
-A target names the backend that renders it, the pass pipeline it needs, how its output is built and run, and the
-memory budgets of the board (None where the host has no fixed budget).
+A target names the backend that renders it and carries that backend's own settings record (the C backend's
+CSettings: compiler, flags, runner, QEMU machine); the backend's declaration says which pipeline it needs. The
+memory budgets are the board's (None where the host has no fixed budget).
 
 Cortex-M targets come in two kinds. A core (`cortex-m4`) is built with that core's arm-none-eabi-gcc flags and its
 budgets are the memory of the QEMU machine it runs on. A board (`stm32f746`) is its core's flags (with the FPU the
@@ -11,38 +12,32 @@ chip's budgets to compile (docs/cortex-m.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from edgelower.backends.c.settings import CSettings, Machine
 from edgelower.errors import TargetError
 
 KIB, MIB = 1024, 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Machine:
-    """A qemu-system-arm machine: how to start it, and the memory map its images are linked for."""
-
-    name: str               # -M
-    cpu: str                # -cpu
-    flash_origin: int       # code, constants and the .data load image
-    flash_bytes: int
-    ram_origin: int         # .data, .bss and the stack
-    ram_bytes: int
-
-
-@dataclass(frozen=True)
 class Target:
+    """One row of the table: the backend that renders it and that backend's own settings record, the
+    instruction-set features the kernels may use, and the memory budgets of the board (None: no fixed budget)."""
+
     name: str
     description: str
     backend: str                      # key of edgelower.backends.BACKENDS
-    runner: str                       # "host": shared library through ctypes; "qemu": firmware under qemu-system-arm
-    cc: str = "cc"
-    cflags: tuple[str, ...] = ()
+    settings: Any                     # the backend's settings record, e.g. CSettings for "c"
     features: frozenset[str] = field(default_factory=frozenset)   # e.g. "fpu", "dsp", "mve"
     sram_bytes: int | None = None
     flash_bytes: int | None = None
-    core: str | None = None           # the Cortex-M core of a firmware target ("cortex-m7" for stm32f746)
-    machine: Machine | None = None    # where a "qemu" target runs
+
+    @property
+    def core(self) -> str | None:
+        """The CPU core a firmware target is built for (None for the host and for non-CPU targets)."""
+        return getattr(self.settings, "core", None)
 
 
 MACHINES: dict[str, Machine] = {m.name: m for m in (
@@ -67,16 +62,14 @@ FIRMWARE_CFLAGS = HOST_CFLAGS + ("-ffp-contract=off", "-ffunction-sections", "-f
 
 def _core(core: str, arch: tuple[str, ...], features: set[str], machine: str, what: str) -> Target:
     m = MACHINES[machine]
-    return Target(core, f"Arm {what}", backend="c", runner="qemu", cc="arm-none-eabi-gcc",
-                  cflags=(f"-mcpu={core}", "-mthumb", *arch, *FIRMWARE_CFLAGS), features=frozenset(features),
-                  sram_bytes=m.ram_bytes, flash_bytes=m.flash_bytes, core=core, machine=m)
+    settings = CSettings("qemu", "arm-none-eabi-gcc", (f"-mcpu={core}", "-mthumb", *arch, *FIRMWARE_CFLAGS), core, m)
+    return Target(core, f"Arm {what}", "c", settings, frozenset(features), m.ram_bytes, m.flash_bytes)
 
 
 def _board(name: str, core: Target, fpu: tuple[str, ...], sram: int, flash: int, what: str) -> Target:
     """A chip: its core's flags with the float ABI and FPU the chip really has, and the chip's memory."""
-    return Target(name, what, backend="c", runner="qemu", cc=core.cc,
-                  cflags=(f"-mcpu={core.core}", "-mthumb", *fpu, *FIRMWARE_CFLAGS), features=core.features,
-                  sram_bytes=sram, flash_bytes=flash, core=core.core, machine=core.machine)
+    settings = replace(core.settings, cflags=(f"-mcpu={core.core}", "-mthumb", *fpu, *FIRMWARE_CFLAGS))
+    return Target(name, what, "c", settings, core.features, sram, flash)
 
 
 _M0 = _core("cortex-m0", ("-mfloat-abi=soft",), set(), "microbit", "Cortex-M0 (ARMv6-M, float in software)")
@@ -90,8 +83,8 @@ _M55 = _core("cortex-m55", ("-mfloat-abi=hard",), {"fpu", "dsp", "mve"}, "mps3-a
              "Cortex-M55 (ARMv8.1-M: DSP, MVE/Helium, FPU)")
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
-    Target("host", "this machine: C99 built with the system compiler, run through ctypes", backend="c",
-           runner="host", cflags=HOST_CFLAGS + ("-ffp-contract=off",), features=frozenset({"fpu"})),
+    Target("host", "this machine: C99 built with the system compiler, run through ctypes", "c",
+           CSettings("host", "cc", HOST_CFLAGS + ("-ffp-contract=off",)), frozenset({"fpu"})),
     _M0, _M3, _M4, _M7, _M55,
     _board("stm32f746", _M7, ("-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), 320 * KIB, 1 * MIB,
            "ST STM32F746 (MCUNet's STM32F746G-DISCO), single-precision FPU"),

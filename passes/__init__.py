@@ -9,7 +9,6 @@ from typing import Any, Callable, Iterable, Union
 
 from edgelower.ir.graph import Graph
 from edgelower.passes.canonicalize import canonicalize
-from edgelower.passes.patches.choose_patches import PatchOptions, apply_patches
 from edgelower.passes.fold_batchnorm import fold_batchnorm
 from edgelower.passes.fuse import fuse
 from edgelower.passes.integer.lower_integer import LowerIntegerOptions, check_integer, lower_integer
@@ -39,23 +38,27 @@ class Configured:
 
 Step = Union[Pass, Configured]
 
-# Patch-based inference (passes/patches/tile_patches.py, chosen by passes/patches/choose_patches.py) runs last, on the graph that
-# will be scheduled: it is a no-op unless its PatchOptions ask for patches. The driver runs the pipeline up to this
-# step, plans the unpatched graph to decide, then runs the step with the configuration it resolved.
-PATCH_STEP = Configured(apply_patches, PatchOptions)
-
-# The one ordered list of graph passes per kind of target.
+# The one ordered list of graph passes per kind of target, keyed by what the target's backend needs: float32, or
+# int8 lowered to the `q` records that fused kernels read ("int8"). Targets whose backend renders a Schedule then
+# go through the planning step (passes/plan_schedule.py: memory plan, and patch-based inference when the memory
+# budget asks for it).
 PIPELINES: dict[str, tuple[Step, ...]] = {
     # canonicalize again after folding: BATCH_NORM lowered to MUL + ADD may leave x * 1 + 0 and dead weights.
     # fuse after the rewrites: conv -> BN -> relu fuses only once BN is folded, and no-ops removed between conv and
     # relu.
-    "float": (canonicalize, fold_batchnorm, canonicalize, fuse, PATCH_STEP),
+    "float": (canonicalize, fold_batchnorm, canonicalize, fuse),
     # Calibrate on the folded float graph (what runs is what is observed), lower, then check the integer-only
     # contract (int_only=False: the plain verifier) before the integer graph is fused.
     "int8": (canonicalize, fold_batchnorm, canonicalize, Configured(quantize, QuantizeOptions),
-             Configured(lower_integer, LowerIntegerOptions), Configured(check_integer, LowerIntegerOptions), fuse,
-             PATCH_STEP),
+             Configured(lower_integer, LowerIntegerOptions), Configured(check_integer, LowerIntegerOptions), fuse),
 }
+
+
+def pipeline_key(quantize: str | None, integer_form: str) -> str:
+    """The PIPELINES entry for a quantize mode (None or "int8") and the backend's integer form."""
+    if quantize is None:
+        return "float"
+    return "int8" if integer_form == "records" else f"int8-{integer_form}"
 
 
 def run_pipeline(graph: Graph, passes: Iterable[Step], *, options: Iterable[Any] = (),

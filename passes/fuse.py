@@ -8,7 +8,7 @@ int32 accumulator it can fuse with; no dead code; I/O names kept.
 
 Every rule is exact, on float32 and on any other dtype:
 - a fused activation is the activation op's own definition applied to the producer's rounded result
-  (`edgelower.ops.FUSED_ACTIVATIONS`), and the C kernels apply it with the standalone kernel's expression;
+  (the `fusable_activation` trait), and the C kernels apply it with the standalone kernel's expression;
 - CONV2D pads with zeros itself, so PAD(x, +0.0) on H and W followed by CONV2D reads the same padded image as
   CONV2D with the summed padding. Only +0.0 folds: a -0.0 fill could change the sign of an all-zero sum.
 - a fused requantization is the REQUANTIZE's record moved into the accumulating node's (`ConvQ.requant`), which
@@ -24,11 +24,12 @@ import numpy as np
 from dataclasses import replace
 
 from edgelower.ir.graph import Graph, Node, Op
-from edgelower.ir.ops import ACCUMULATING, FUSED_ACTIVATIONS, activation_spec
+from edgelower.ir.ops import activation_spec
+from edgelower.ir.traits import ops_where, traits
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, rewrite
 
 # The ops that take a fused `activation` attribute.
-FUSES_ACTIVATION = (Op.CONV2D, Op.LINEAR, Op.ADD)
+FUSES_ACTIVATION = ops_where(takes_activation=True)
 
 
 def fuse_activation(node: Node, ctx: RewriteContext) -> Rewrite | None:
@@ -69,7 +70,7 @@ def fuse_requantize(node: Node, ctx: RewriteContext) -> Rewrite | None:
     channel axis (1 for CONV2D, the last for LINEAR and MATMUL), which is where the fused kernels take it."""
     acc = node.inputs[0]
     producer = ctx.producer(acc)
-    if producer is None or producer.op not in ACCUMULATING or not ctx.only_user(acc, node):
+    if producer is None or not traits(producer.op).accumulates or not ctx.only_user(acc, node):
         return None
     q, rq = producer.attrs.get("q"), node.attrs["q"]
     if q is None or getattr(q, "requant", None) is not None or producer.attrs.get("activation") is not None:
@@ -84,7 +85,7 @@ def fuse_requantize(node: Node, ctx: RewriteContext) -> Rewrite | None:
 
 rules_fuse = [
     Rule("fold_pad_into_conv2d", Op.CONV2D, fold_pad_into_conv2d),
-    Rule("fuse_activation", FUSED_ACTIVATIONS, fuse_activation),
+    Rule("fuse_activation", ops_where(fusable_activation=True), fuse_activation),
     Rule("fuse_requantize", Op.REQUANTIZE, fuse_requantize),
 ]
 

@@ -38,7 +38,7 @@ import numpy as np
 from edgelower.errors import BuildError, ExecutionError, MemoryBudgetError, TargetError
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR
 from edgelower.runtime import loader
-from edgelower.runtime.loader import IOSpec
+from edgelower.backends.artifact import IOSpec
 from edgelower.targets import Machine, Target
 
 FIRMWARE_DIR = RUNTIME_DIR / "firmware"
@@ -59,10 +59,10 @@ _PROBE = re.compile(r"^edgelower-probe: stack_bytes=(\d+)( overflow)?\r?$", re.M
 
 def missing_packages(target: Target) -> list[str]:
     """Debian packages this machine lacks for building and running `target` (empty when all is there)."""
-    gcc = shutil.which(target.cc) is not None
+    gcc = shutil.which(target.settings.cc) is not None
     present = {"gcc-arm-none-eabi": gcc,
                # Without newlib the compiler still runs but finds no specs file: it echoes the bare name back.
-               "libnewlib-arm-none-eabi": gcc and os.path.isabs(_print_file_name(target.cc, "rdimon.specs")),
+               "libnewlib-arm-none-eabi": gcc and os.path.isabs(_print_file_name(target.settings.cc, "rdimon.specs")),
                "qemu-system-arm": shutil.which(QEMU) is not None}
     return [package for package in DEBIAN_PACKAGES if not present[package]]
 
@@ -82,7 +82,7 @@ def check_toolchain(target: Target) -> None:
 
 def _binutil(target: Target, tool: str) -> str:
     """arm-none-eabi-gcc -> arm-none-eabi-<tool>: binutils come with the compiler's package."""
-    return target.cc[: -len("gcc")] + tool if target.cc.endswith("gcc") else tool
+    return target.settings.cc[: -len("gcc")] + tool if target.settings.cc.endswith("gcc") else tool
 
 
 # --- sources -----------------------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def linker_script(machine: Machine, unbounded: bool = False) -> str:
 def support_files(target: Target) -> dict[str, str]:
     """The firmware sources a Cortex-M build and a saved project add to the model: {relative path: text}."""
     files = {f"firmware/{name}": (FIRMWARE_DIR / name).read_text() for name in FIRMWARE_SOURCES}
-    files["firmware/link.ld"] = linker_script(target.machine)
+    files["firmware/link.ld"] = linker_script(target.settings.machine)
     return files
 
 
@@ -166,8 +166,8 @@ def build_firmware(files: Mapping[str, str], spec: IOSpec, target: Target, timeo
     check_toolchain(target)
     support = support_files(target)
     # The plugin's source is in the key too: the measurement is cached with the build.
-    key = loader._digest(files, loader._runtime_sources(), support, target.cflags, _SIZE_LINK, _RUN_LINK,
-                         loader.compiler_version(target.cc), repr(target.machine), spec.prefix,
+    key = loader._digest(files, loader.runtime_sources(), support, target.settings.cflags, _SIZE_LINK, _RUN_LINK,
+                         loader.compiler_version(target.settings.cc), repr(target.settings.machine), spec.prefix,
                          PLUGIN_SOURCE.read_text(), "firmware")
     folder = loader.cache_root() / f"firmware-{key}"
     record = folder / "firmware.json"
@@ -203,10 +203,10 @@ def _compile_objects(files: Mapping[str, str], support: Mapping[str, str], prefi
                   "semihosting.o": ("firmware/semihosting.c", ()),
                   "probe.o": ("firmware/probe.c", (f"-DEL_PREFIX={prefix}",)),
                   "deploy.o": ("firmware/deploy.c", (f"-DEL_PREFIX={prefix}",))})
-    runtime = loader._runtime_objects(target.cflags, target.cc, pic=False)
+    runtime = loader._runtime_objects(target.settings.cflags, target.settings.cc, pic=False)
     includes = (f"-I{folder}", f"-I{INCLUDE_DIR}")
     with ThreadPoolExecutor(max_workers=max(1, min(len(units), os.cpu_count() or 1))) as pool:
-        futures = [pool.submit(loader._compile, [target.cc, *target.cflags, *defines, *includes, "-c", source],
+        futures = [pool.submit(loader._compile, [target.settings.cc, *target.settings.cflags, *defines, *includes, "-c", source],
                                folder / obj, folder) for obj, (source, defines) in units.items()]
         for f in futures:
             f.result()
@@ -221,14 +221,14 @@ _RUN_LINK = ("--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--wrap=main")
 
 def _link(objects: _Objects, target: Target, folder: Path, script: str, flags: list[str], extra: list[str],
           out: str) -> None:
-    loader._compile([target.cc, *target.cflags, "-T", script, "-Wl,--gc-sections", *flags, *objects.model, *extra,
+    loader._compile([target.settings.cc, *target.settings.cflags, "-T", script, "-Wl,--gc-sections", *flags, *objects.model, *extra,
                      *objects.runtime, "-lm"], folder / out, folder)
 
 
 def _link_size_image(objects: _Objects, target: Target, folder: Path) -> Sizes:
     # Linked with room to spare, so that a model too big for the machine gets a MemoryBudgetError with its sizes
     # rather than a linker error; the addresses, and so the sizes, are those of firmware/link.ld.
-    loader._write_atomic(folder / "size.ld", linker_script(target.machine, unbounded=True))
+    loader._write_atomic(folder / "size.ld", linker_script(target.settings.machine, unbounded=True))
     _link(objects, target, folder, "size.ld", list(_SIZE_LINK), ["deploy.o", "startup.o"], "size.elf")
     return _sizes(target, folder / "size.elf")
 
@@ -243,7 +243,7 @@ def _link_run_image(objects: _Objects, prefix: str, target: Target, sizes: Sizes
         overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", str(e))
         if overflow is None:
             raise
-        machine = target.machine
+        machine = target.settings.machine
         raise MemoryBudgetError(
             f"the model alone fits {target.name} (flash {sizes.flash:,} bytes, static RAM {sizes.static_ram:,}), "
             f"but with the QEMU harness around it (semihosted stdio, argv) the {overflow[1]} region of "
@@ -308,8 +308,8 @@ def run_firmware(elf: Path, target: Target, spec: IOSpec, inputs: Sequence[np.nd
     """Run a harness image under QEMU on raw input files, optionally with a TCG plugin (its path, then its
     key=value arguments); returns the outputs and QEMU's console output. A non-zero exit status or a timeout
     raises ExecutionError carrying that output."""
-    arrays = loader._checked_inputs(spec, inputs)
-    machine = target.machine
+    arrays = spec.check_inputs(inputs)
+    machine = target.settings.machine
     with tempfile.TemporaryDirectory(prefix="edgelower-qemu-") as tmp:
         ins = [f"in{i}.bin" for i in range(len(arrays))]
         outs = [f"out{i}.bin" for i in range(len(spec.outputs))]

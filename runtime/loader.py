@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -25,7 +24,7 @@ import numpy as np
 from edgelower.errors import BuildError, ExecutionError
 from edgelower.ir.names import sanitize
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
-from edgelower.ir.schedule import Schedule
+from edgelower.backends.artifact import IOSpec
 
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE_CFLAGS = ("-std=c99", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror", "-pedantic",
@@ -50,7 +49,7 @@ def compiler_version(cc: str = "cc") -> str:
         raise BuildError(f"C compiler {cc!r} is not usable ({e}); install gcc or clang, or pass cc=...") from e
 
 
-def _runtime_sources() -> dict[str, str]:
+def runtime_sources() -> dict[str, str]:
     files = sorted([*INCLUDE_DIR.glob("*.h"), *SRC_DIR.glob("*.h"), *SRC_DIR.glob("*.c")])
     return {str(f.relative_to(RUNTIME_DIR)): f.read_text() for f in files}
 
@@ -99,7 +98,7 @@ def _compile(cmd: list[str], out: Path, cwd: Path) -> None:
 def _runtime_objects(cflags: tuple[str, ...], cc: str, pic: bool = True) -> list[Path]:
     """The runtime compiled once per (sources, flags, compiler): position-independent for shared libraries,
     plain for firmware, where -fPIC would cost a GOT indirection on every global access."""
-    sources = _runtime_sources()
+    sources = runtime_sources()
     cflags = (*cflags, "-fPIC") if pic else tuple(cflags)
     key = _digest(sources, cflags, compiler_version(cc))
     folder = cache_root() / f"runtime-{key}"
@@ -116,7 +115,7 @@ def _runtime_objects(cflags: tuple[str, ...], cc: str, pic: bool = True) -> list
 
 def _build(files: Mapping[str, str], cflags: tuple[str, ...], cc: str, kind: str, link: tuple[str, ...],
            skip: tuple[str, ...]) -> Path:
-    key = _digest(files, _runtime_sources(), cflags, compiler_version(cc), kind)
+    key = _digest(files, runtime_sources(), cflags, compiler_version(cc), kind)
     folder = cache_root() / key
     out = folder / ("libmodel.so" if kind == "shared" else "model")
     if out.exists():
@@ -146,47 +145,6 @@ def build_executable(files: Mapping[str, str], sanitize: bool = True, cc: str = 
 
 # --- running ---------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    scale: float | None = None       # int8 interface values: real = (q - zero_point) * scale
-    zero_point: int | None = None
-
-
-@dataclass(frozen=True)
-class IOSpec:
-    """What a built model takes and gives, in order, and the symbol prefix of its C API."""
-
-    prefix: str
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-
-    @classmethod
-    def from_schedule(cls, schedule: Schedule, prefix: str = "model") -> "IOSpec":
-        types = schedule.graph.types
-
-        def spec(name: str) -> TensorSpec:
-            q = types[name].qparams
-            scale, zp = (q.scale[0], q.zero_point[0]) if q is not None and len(q.scale) == 1 else (None, None)
-            return TensorSpec(name, types[name].shape, types[name].dtype.numpy, scale, zp)
-
-        return cls(sanitize(prefix), tuple(map(spec, schedule.graph.inputs)), tuple(map(spec, schedule.graph.outputs)))
-
-
-def _checked_inputs(spec: IOSpec, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    if len(inputs) != len(spec.inputs):
-        raise ValueError(f"model takes {len(spec.inputs)} inputs, got {len(inputs)}")
-    arrays = []
-    for s, x in zip(spec.inputs, inputs):
-        a = np.ascontiguousarray(x)
-        if a.shape != s.shape or a.dtype != s.dtype:
-            raise ValueError(f"input %{s.name}: expected {s.dtype}{list(s.shape)}, got {a.dtype}{list(a.shape)}")
-        arrays.append(a)
-    return arrays
-
-
 class HostModel:
     """A built shared library loaded with ctypes. The generated code has one static arena, so runs serialize."""
 
@@ -203,7 +161,7 @@ class HostModel:
         self._lock = threading.Lock()
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        arrays = _checked_inputs(self.spec, inputs)
+        arrays = self.spec.check_inputs(inputs)
         with self._lock:
             for i, a in enumerate(arrays):
                 ctypes.memmove(self._address["input"](i), a.ctypes.data, a.nbytes)
@@ -224,7 +182,7 @@ def run_executable(path: Path | str, spec: IOSpec, inputs: Sequence[np.ndarray],
                    timeout: float = 120.0) -> list[np.ndarray]:
     """Run a harness executable on raw input files and read its raw output files. Any non-zero exit, including
     a sanitizer report, raises ExecutionError with the program's stderr."""
-    arrays = _checked_inputs(spec, inputs)
+    arrays = spec.check_inputs(inputs)
     with tempfile.TemporaryDirectory(prefix="edgelower-run-") as tmp:
         ins = [Path(tmp) / f"in{i}.bin" for i in range(len(arrays))]
         outs = [Path(tmp) / f"out{i}.bin" for i in range(len(spec.outputs))]

@@ -10,7 +10,7 @@ HARNESS = "main.c"
 
 def project_files(target: Target, files: list[str], prefix: str) -> dict[str, str]:
     """{relative path: text} written beside the model sources and the runtime."""
-    if target.runner != "qemu":
+    if target.settings.runner != "qemu":
         return {"Makefile": project_makefile(files, prefix)}
     from edgelower.runtime.cortex_m import support_files
 
@@ -50,8 +50,8 @@ def project_makefile(files: list[str], prefix: str) -> str:
 
 def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
     model_sources = " ".join(f for f in files if f.endswith(".c") and f != HARNESS)
-    machine, lib = target.machine, f"lib{prefix}.a"
-    cross = target.cc[: -len("gcc")]
+    machine, lib = target.settings.machine, f"lib{prefix}.a"
+    cross = target.settings.cc[: -len("gcc")]
     lines = [
         f"# {target.name}: {target.description}.",
         f"#   make       {lib}: the model and the runtime for your firmware; call {prefix}_invoke() ({prefix}.h)",
@@ -61,11 +61,11 @@ def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
         "#              outputs are raw little-endian tensor files, read and written through semihosting",
         "# On a board, use its own startup file and linker script with the library (or with the sources).",
         "# Needs the Debian packages gcc-arm-none-eabi libnewlib-arm-none-eabi (and qemu-system-arm for `run`).",
-        f"CC = {target.cc}",
+        f"CC = {target.settings.cc}",
         f"AR = {cross}ar",
         f"SIZE = {cross}size",
         "QEMU = qemu-system-arm",
-        f"CFLAGS = {' '.join(target.cflags)}",
+        f"CFLAGS = {' '.join(target.settings.cflags)}",
         "CPPFLAGS = -Iruntime/include -I.",
         "LDFLAGS = -T firmware/link.ld -Wl,--gc-sections",
         f"MODEL_SRCS = {model_sources}",

@@ -184,7 +184,7 @@ _ATTRIBUTES: dict[Op, Callable[..., st.SearchStrategy]] = {
 
 
 def fused_activations() -> st.SearchStrategy:
-    """The `activation` attribute of CONV2D, LINEAR, ADD: None half the time, else a FUSED_ACTIVATIONS spec."""
+    """The `activation` attribute of CONV2D, LINEAR, ADD: None half the time, else a fusable activation's spec."""
     specs = [activation_spec(Op.RELU, {}), activation_spec(Op.CLAMP, {"min": 0.0, "max": 6.0}),
              activation_spec(Op.HARDSWISH, {})]
     return st.one_of(st.none(), st.sampled_from(specs))

@@ -32,7 +32,8 @@ from edgelower.ir.ops import infer_types
 from edgelower.passes.memory.plan_memory import plan_memory
 from edgelower.quant.records import RequantQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR, loader
-from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
+from edgelower.backends.artifact import IOSpec
+from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.schedule import Schedule, linearize
 
 from strategies import FLOAT_OPS, graph_and_inputs, graphs, inputs_for
@@ -52,7 +53,7 @@ def plan(graph: Graph) -> Schedule:
 def run_c(graph: Graph, inputs, sanitize: bool = False, prefix: str = "model") -> list[np.ndarray]:
     schedule = plan(graph)
     files = render_c(schedule, prefix)
-    spec = IOSpec.from_schedule(schedule, prefix)
+    spec = IOSpec.from_graph(schedule.graph, prefix)
     if sanitize:
         return run_executable(build_executable(files), spec, inputs)
     return HostModel(build_shared_library(files), spec).run(inputs)
@@ -305,7 +306,7 @@ def test_every_call_is_commented_with_its_node_and_source_line():
     for node in graph.nodes:
         assert f"/* {node.op.name.lower()}: %{node.name} ({node.op.name})" in text
     assert "at net.py:12: y = self.conv(x) * / / * ? ?/ */" in text
-    assert BACKENDS["c"] is render_c
+    assert BACKENDS["c"].name == "c" and BACKENDS["c"].consumes == "schedule"
 
 
 def test_identifiers_from_weird_names_are_sanitized_and_still_build():
@@ -389,7 +390,7 @@ def test_float_only_kernel_on_int8_is_a_clear_error():
 
 def test_op_without_kernel_is_a_clear_error(monkeypatch):
     monkeypatch.delitem(c_kernels.KERNELS, Op.SOFTMAX)
-    with pytest.raises(BuildError, match=r"\(SOFTMAX\): no C kernel is registered"):
+    with pytest.raises(BuildError, match=r"\(SOFTMAX\): no C kernel for this op"):
         render_c(plan(small_graph()))
 
 

@@ -27,8 +27,10 @@ from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import AddQ, ConvQ, MulQ, RequantQ
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
-from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
+from edgelower.backends.artifact import IOSpec
+from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.verifier import verify
+from c_plan import C_PLAN
 
 from strategies_s8 import EDGE_INT32, FAMILIES, INT32_MAX, Int8Graph, count, int8_graphs
 from test_backend_c import STRICT
@@ -47,8 +49,8 @@ def build_cache(fresh_build_cache):
 
 def render(graph: Graph) -> tuple[dict[str, str], IOSpec]:
     """Scheduled as the driver does (passes/memory/schedule_graph.py): views and in-place kernels share arena bytes."""
-    schedule = schedule_graph(graph)
-    return render_c(schedule), IOSpec.from_schedule(schedule)
+    schedule = schedule_graph(graph, C_PLAN)
+    return render_c(schedule), IOSpec.from_graph(schedule.graph)
 
 
 def run_c(graph: Graph, inputs, sanitize: bool = False) -> list[np.ndarray]:

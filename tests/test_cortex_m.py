@@ -79,14 +79,14 @@ def test_sizes_and_stack_come_from_the_elf():
     # .bss is the arena; the stack of one inference, measured by painting it, is small and positive.
     assert 0 < r.stack_bytes < 1024
     assert r.arena_bytes + r.stack_bytes <= r.sram_bytes <= r.arena_bytes + r.stack_bytes + 256
-    sizes = cm.firmware.sizes
+    sizes = cm.artifact.firmware.sizes
     assert (r.flash_bytes, r.sram_bytes) == (sizes.text + sizes.data, sizes.data + sizes.bss + r.stack_bytes)
     # The arena really is in RAM and the weights in flash, per the machine's memory map.
-    nm = subprocess.run(["arm-none-eabi-nm", "-S", str(cm.firmware.size_elf)], capture_output=True, text=True,
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", str(cm.artifact.firmware.size_elf)], capture_output=True, text=True,
                         check=True).stdout
     symbols = {parts[3]: (int(parts[0], 16), int(parts[1], 16)) for parts in map(str.split, nm.splitlines())
                if len(parts) == 4}
-    machine = cm.target.machine
+    machine = cm.target.settings.machine
     address, size = symbols["model_arena"]
     assert size == r.arena_bytes and machine.ram_origin <= address < machine.ram_origin + machine.ram_bytes
     weights = [s for s in symbols if s.startswith("k_")]
@@ -103,7 +103,7 @@ def test_a_slower_core_takes_more_instructions_for_the_same_model():
 
 def test_instruction_counts_are_deterministic():
     cm, inputs, _ = compiled("two-tower", "cortex-m4")
-    firmware = cm.firmware
+    firmware = cm.artifact.firmware
     first = cortex_m.measure(firmware.run_elf, firmware.marker, cm.target, cm.spec, inputs)
     second = cortex_m.measure(firmware.run_elf, firmware.marker, cm.target, cm.spec, inputs)
     assert first == second
@@ -201,6 +201,6 @@ def test_run_failures_raise_with_qemu_output():
     with pytest.raises(ExecutionError, match=r"exited with status 3 \(invoke returned an error(.|\n)*"
                                              r"model_invoke failed with status 1"):
         cm.run_numpy([bad])
-    slow = cortex_m.QemuModel(cm.firmware, cm.spec, timeout=0.001)
+    slow = cortex_m.QemuModel(cm.artifact.firmware, cm.spec, timeout=0.001)
     with pytest.raises(ExecutionError, match="did not finish within 0.001 s"):
         slow.run([np.zeros(cm.inputs[0].shape, np.int64)])

@@ -25,8 +25,10 @@ from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import ConvQ, RequantQ
 from edgelower.runtime import cortex_m
-from edgelower.runtime.loader import HostModel, IOSpec, build_shared_library
+from edgelower.backends.artifact import IOSpec
+from edgelower.runtime.loader import HostModel, build_shared_library
 from edgelower.targets import TARGETS
+from c_plan import C_PLAN
 
 from strategies_s8 import FAMILIES, Int8Graph, _requantized, zero_points
 
@@ -48,7 +50,9 @@ def build_cache(fresh_build_cache):
 def portable(core: str):
     """`core` built with the fast paths off: the switch the benchmark uses (docs/cortex-m.md)."""
     target = TARGETS[core]
-    return dataclasses.replace(target, cflags=target.cflags + ("-DEL_PORTABLE_KERNELS",))
+    settings = target.settings
+    return dataclasses.replace(target, settings=dataclasses.replace(
+        settings, cflags=settings.cflags + ("-DEL_PORTABLE_KERNELS",)))
 
 
 @st.composite
@@ -98,8 +102,8 @@ def dsp_graphs(draw) -> tuple[Graph, list[np.ndarray]]:
 
 
 def render(graph: Graph) -> tuple[dict[str, str], IOSpec]:
-    schedule = schedule_graph(graph)
-    return render_c(schedule), IOSpec.from_schedule(schedule)
+    schedule = schedule_graph(graph, C_PLAN)
+    return render_c(schedule), IOSpec.from_graph(schedule.graph)
 
 
 def firmware(files, spec, target) -> cortex_m.QemuModel:

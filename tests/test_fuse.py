@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from edgelower.interp import run_graph
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
-from edgelower.ir.ops import FUSED_ACTIVATIONS, IRError, infer_types
+from edgelower.ir.ops import IRError, infer_types
+from edgelower.ir.traits import traits
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import FUSES_ACTIVATION, fuse
 from edgelower.ir.printer import print_graph
@@ -36,7 +37,7 @@ def fusable_left(graph: Graph) -> list[str]:
     for node in graph.nodes:
         p = producers.get(node.inputs[0])
         single = p is not None and users[p.output] == [node] and p.output not in graph.outputs
-        if node.op in FUSED_ACTIVATIONS and single and p.op in FUSES_ACTIVATION and p.attrs["activation"] is None \
+        if traits(node.op).fusable_activation and single and p.op in FUSES_ACTIVATION and p.attrs["activation"] is None \
                 and graph.types[p.output] == graph.types[node.output]:
             left.append(node.name)
         if node.op is Op.CONV2D and single and p.op is Op.PAD and p.attrs["value"] == 0 \

@@ -30,7 +30,9 @@ from edgelower.passes.integer.quantize import QuantizeOptions, quantize
 from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import ConvQ, RequantQ, SoftmaxQ
 from edgelower.runtime import SRC_DIR
-from edgelower.runtime.loader import HostModel, IOSpec, build_executable, build_shared_library, run_executable
+from edgelower.backends.artifact import IOSpec
+from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
+from c_plan import C_PLAN
 
 needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler: apt-get install gcc")
 
@@ -261,8 +263,8 @@ def c_inputs() -> list[np.ndarray]:
 @needs_cc
 def test_c_kernels_match_the_integer_semantics_bit_for_bit():
     graph = wide_graph()
-    schedule = schedule_graph(graph)
-    model = HostModel(build_shared_library(render_c(schedule)), IOSpec.from_schedule(schedule))
+    schedule = schedule_graph(graph, C_PLAN)
+    model = HostModel(build_shared_library(render_c(schedule)), IOSpec.from_graph(schedule.graph))
     for x in c_inputs():
         for got, want in zip(model([x]), run_graph(graph, [x])):
             np.testing.assert_array_equal(got, want)
@@ -271,10 +273,10 @@ def test_c_kernels_match_the_integer_semantics_bit_for_bit():
 @needs_cc
 def test_c_kernels_are_clean_under_sanitizers():
     graph = wide_graph()
-    schedule = schedule_graph(graph)
+    schedule = schedule_graph(graph, C_PLAN)
     exe = build_executable(render_c(schedule), sanitize=True)
     for x in c_inputs()[:6]:
-        for got, want in zip(run_executable(exe, IOSpec.from_schedule(schedule), [x]), run_graph(graph, [x])):
+        for got, want in zip(run_executable(exe, IOSpec.from_graph(schedule.graph), [x]), run_graph(graph, [x])):
             np.testing.assert_array_equal(got, want)
 
 
@@ -299,7 +301,7 @@ _LIBRARY: list = []
 def _c_isqrt():
     """el_isqrt_u64 from the runtime linked into a built model library."""
     if not _LIBRARY:
-        schedule = schedule_graph(wide_graph())
+        schedule = schedule_graph(wide_graph(), C_PLAN)
         _LIBRARY.append(ctypes.CDLL(str(build_shared_library(render_c(schedule)))))
     fn = _LIBRARY[0].el_isqrt_u64
     fn.restype, fn.argtypes = ctypes.c_uint32, [ctypes.c_uint64]
@@ -360,8 +362,8 @@ def test_encoder_block_lowers_to_integers_with_the_scale_folded(scale_lowerings,
     got = requant.attrs["q"]
     assert got.shift == want.shift and abs(got.multiplier[0] - want.multiplier[0]) <= 2 ** 31 * 1e-6
     if shutil.which("cc"):
-        schedule = schedule_graph(lowered)
-        model = HostModel(build_shared_library(render_c(schedule)), IOSpec.from_schedule(schedule))
+        schedule = schedule_graph(lowered, C_PLAN)
+        model = HostModel(build_shared_library(render_c(schedule)), IOSpec.from_graph(schedule.graph))
         rng = np.random.default_rng(5)
         xs = [rng.integers(-128, 128, lowered.types[i].shape).astype(np.int8) for i in lowered.inputs]
         for got, want in zip(model(xs), run_graph(lowered, xs)):

@@ -31,8 +31,9 @@ from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR
-from edgelower.runtime.loader import IOSpec
+from edgelower.backends.artifact import IOSpec
 from edgelower.targets import TARGETS
+from c_plan import C_PLAN
 
 CC, NM = "arm-none-eabi-gcc", "arm-none-eabi-nm"
 CORE = ("-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft")
@@ -135,8 +136,8 @@ def float_model() -> Graph:
 
 
 def render(graph: Graph) -> tuple[dict[str, str], IOSpec]:
-    schedule = schedule_graph(graph)
-    return render_c(schedule), IOSpec.from_schedule(schedule)
+    schedule = schedule_graph(graph, C_PLAN)
+    return render_c(schedule), IOSpec.from_graph(schedule.graph)
 
 
 def test_the_model_holds_every_int8_kernel_and_no_int32_tensor():

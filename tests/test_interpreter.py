@@ -22,7 +22,8 @@ from hypothesis.extra import numpy as hnp
 from edgelower.interp import IMPLS, evaluate_node, run_graph, run_schedule
 from edgelower.interp.integer import INTEGER_IMPLS
 from edgelower.ir.graph import DType, GraphBuilder, Node, Op, TensorType
-from edgelower.ir.schedule import ARENA_ALIGN, linearize
+from edgelower.ir.schedule import linearize
+from edgelower.passes.memory.plan_memory import DEFAULT_ALIGNMENT as ARENA_ALIGN
 
 COVERED: set[Op] = set()
 

@@ -211,7 +211,7 @@ def test_pipeline_runs_the_integer_check_after_lowering():
     verify(integer, integer_only=True)
     names = [step.__name__ for step in PIPELINES["int8"]]
     assert names == ["canonicalize", "fold_batchnorm", "canonicalize", "quantize", "lower_integer", "check_integer",
-                     "fuse", "apply_patches"]
+                     "fuse"]
 
 
 def test_verifier_integer_only_rejects_float_tensors_and_ops():

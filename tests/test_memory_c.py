@@ -25,9 +25,14 @@ from edgelower.interp import run_graph
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
-from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.backends.c import C_MEMORY
+from edgelower.passes.memory.features import NO_SHARING
+from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
+
+C = MemoryOptions(features=C_MEMORY)  # the memory plan the driver makes for the C backend
 from edgelower.report import Report
-from edgelower.runtime.loader import HostModel, IOSpec, build_shared_library
+from edgelower.backends.artifact import IOSpec
+from edgelower.runtime.loader import HostModel, build_shared_library
 from edgelower.ir.schedule import Schedule
 
 from strategies import graphs, inputs_for
@@ -44,7 +49,7 @@ def build_cache(fresh_build_cache):
 
 def build(schedule: Schedule):
     library = build_shared_library(render_c(schedule))
-    return library, HostModel(library, IOSpec.from_schedule(schedule))
+    return library, HostModel(library, IOSpec.from_graph(schedule.graph))
 
 
 def arena_symbol_bytes(library) -> int:
@@ -73,7 +78,7 @@ def side_by_side(parts: list[Graph]) -> Graph:
 def test_planned_random_graphs_match_the_interpreter_in_c(parts, data):
     graph = run_pipeline(side_by_side(parts), PIPELINES["float"])
     inputs = data.draw(inputs_for(graph))
-    schedule = schedule_graph(graph)
+    schedule = schedule_graph(graph, C)
     library, model = build(schedule)
     assert arena_symbol_bytes(library) == Report.from_schedule(schedule, "host").arena_bytes
     for name, got, want in zip(graph.outputs, model.run(inputs), run_graph(graph, inputs)):
@@ -86,7 +91,7 @@ def test_planned_random_graphs_match_the_interpreter_in_c(parts, data):
 def test_fused_kernels_give_the_unfused_bytes(cases):
     graph = side_by_side([g for g, _ in cases])
     inputs = [x for _, xs in cases for x in xs]
-    plain = MemoryOptions(reorder=False, aliases=NO_ALIASES)
+    plain = MemoryOptions(reorder=False, features=NO_SHARING)
     fused = schedule_graph(fuse(graph), plain)
     assert any(n.attrs.get("activation") for n in fused.graph.nodes)
     for got, want in zip(build(fused)[1].run(inputs), build(schedule_graph(graph, plain))[1].run(inputs)):
@@ -109,10 +114,10 @@ def depthwise_stack() -> Graph:
 def test_in_place_depthwise_gives_the_out_of_place_bytes():
     graph = depthwise_stack()
     x = [np.random.default_rng(1).uniform(-2, 2, (2, 6, 9, 7)).astype(np.float32)]
-    in_place = schedule_graph(graph)
+    in_place = schedule_graph(graph, C)
     assert sum(bool(k.scratch) for k in in_place.kernels) == 4
     assert render_c(in_place)["model.c"].count("el_depthwise_conv2d_inplace_f32(") == 4
-    out_of_place = schedule_graph(graph, MemoryOptions(aliases=NO_ALIASES))
+    out_of_place = schedule_graph(graph, MemoryOptions(features=NO_SHARING))
     assert in_place.arena_bytes < out_of_place.arena_bytes
     (got,), (want,) = build(in_place)[1].run(x), build(out_of_place)[1].run(x)
     assert got.tobytes() == want.tobytes()
@@ -123,7 +128,7 @@ def test_backend_refuses_an_output_over_an_input_it_cannot_overwrite():
     b = GraphBuilder("bad")
     x = b.input("x", TensorType((4, 4)))
     b.output(b.op(Op.PERMUTE, [b.op(Op.NEG, [x], hint="n")], {"perm": (1, 0)}, hint="t"))
-    schedule = schedule_graph(b.build())
+    schedule = schedule_graph(b.build(), C)
     bad = schedule.replace(buffers={**schedule.buffers, "t": replace(schedule.buffers["t"],
                                                                      offset=schedule.buffers["n"].offset)})
     with pytest.raises(BuildError, match=r"node t \(PERMUTE\) would write %t over %n"):
@@ -134,5 +139,5 @@ def test_backend_refuses_an_output_over_an_input_it_cannot_overwrite():
 def test_compiled_zoo_arena_symbol_is_the_report(name):
     model, example = zoo.get(name)
     cm = edgelower.compile(model, example)
-    assert arena_symbol_bytes(cm.library) == cm.report.arena_bytes >= cm.report.peak_bytes
+    assert arena_symbol_bytes(cm.artifact.library) == cm.report.arena_bytes >= cm.report.peak_bytes
     assert cm.report.peak_op in {r.name for r in cm.report.rows}

@@ -14,16 +14,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgelower.backends.c.kernels import IN_PLACE, IN_PLACE_WITH_SCRATCH
+from edgelower.backends.c import C_MEMORY
 from edgelower.interp import run_graph, run_schedule
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.memory.alias_buffers import alias_buffers
 from edgelower.passes.memory.plan_memory import greedy_by_size
 from edgelower.passes.memory.reorder_nodes import PeakModel, best_order, reorder_nodes
-from edgelower.passes.memory.schedule_graph import NO_ALIASES, MemoryOptions, schedule_graph
+from edgelower.passes.memory.features import NO_SHARING
+from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
 from edgelower.report import Report
-from edgelower.ir.schedule import ARENA_ALIGN, BufferKind, Schedule, linearize
+from edgelower.ir.schedule import BufferKind, Schedule, linearize
 from edgelower.ir.verifier import verify
 
 from strategies import graph_and_inputs
@@ -37,7 +38,7 @@ def assert_plan_is_safe(schedule: Schedule) -> None:
     bufs = schedule.arena_buffers()
     for b in bufs:
         assert 0 <= b.offset and b.offset + b.nbytes <= schedule.arena_bytes, b
-        assert b.offset % b.type.dtype.itemsize == 0 and (b.alias is not None or b.offset % ARENA_ALIGN == 0), b
+        assert b.offset % b.type.dtype.itemsize == 0 and (b.alias is not None or b.offset % schedule.alignment == 0), b
     for a, b in itertools.combinations(bufs, 2):
         if not a.overlaps_in_time(b) or a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset:
             continue
@@ -50,7 +51,8 @@ def assert_plan_is_safe(schedule: Schedule) -> None:
             x = arena[kernel.node.inputs[0]]
             assert x.offset <= late.offset and late.offset + late.nbytes <= x.offset + x.nbytes, (x, late)
         else:
-            assert kernel.node.op in IN_PLACE or (kernel.node.op in IN_PLACE_WITH_SCRATCH and kernel.scratch)
+            rule = C_MEMORY.in_place.get(kernel.node.op)
+            assert rule is not None and (rule.scratch(kernel.node, schedule.graph.types) is None) != bool(kernel.scratch)
             assert early.last == step and early.name in kernel.node.inputs, (early, late)
             assert (early.offset, early.nbytes) == (late.offset, late.nbytes), (early, late)
     for kernel in schedule.kernels:
@@ -88,7 +90,7 @@ def test_planned_random_graphs_are_safe_and_bit_exact(case, after_pipeline):
     assert [r.live_bytes for r in peak_rows] == ([report.peak_bytes] if report.peak_op else [])
     assert_runs_bit_exactly(schedule, schedule.graph, inputs)
     assert_runs_bit_exactly(schedule, graph, inputs)  # the reordered graph computes what the original did
-    baseline = schedule_graph(graph, MemoryOptions(reorder=False, aliases=NO_ALIASES, planner=greedy_by_size))
+    baseline = schedule_graph(graph, MemoryOptions(reorder=False, features=NO_SHARING, planner=greedy_by_size))
     assert schedule.peak_bytes <= baseline.peak_bytes
 
 
@@ -100,7 +102,7 @@ def test_reorder_is_a_topological_permutation_and_its_model_is_the_schedule_peak
     assert sorted(map(id, reordered.nodes)) == sorted(map(id, graph.nodes))
     assert (reordered.inputs, reordered.outputs, reordered.types) == (graph.inputs, graph.outputs, graph.types)
     for g in (graph, reordered):
-        assert PeakModel(g, MemoryOptions().aliases).peak(list(range(len(g.nodes)))) == \
+        assert PeakModel(g, MemoryOptions().features).peak(list(range(len(g.nodes)))) == \
             alias_buffers(linearize(g)).peak_bytes
     assert alias_buffers(linearize(reordered)).peak_bytes <= alias_buffers(linearize(graph)).peak_bytes
     for want, got in zip(run_graph(graph, inputs), run_graph(reordered, inputs)):
@@ -124,7 +126,7 @@ def topological_orders(graph: Graph):
 @given(graph_and_inputs(max_nodes=7, max_inputs=2, max_outputs=3))
 def test_reorder_search_finds_the_best_order_of_small_graphs(case):
     graph, _ = case
-    model = PeakModel(graph, MemoryOptions().aliases)
+    model = PeakModel(graph, MemoryOptions().features)
     _, found = best_order(model, len(graph.nodes), max_states=10**6)
     assert found == min(model.peak(order) for order in topological_orders(graph))
 
@@ -192,7 +194,7 @@ def test_depthwise_runs_in_place_with_a_one_plane_scratch():
     w = b.constant("w", np.random.default_rng(0).uniform(-1, 1, (3, 1, 3, 3)).astype(np.float32))
     b.output(b.op(Op.CONV2D, [e, w], {"padding": (1, 1, 1, 1), "groups": 3}, hint="y"))
     graph = b.build()
-    schedule = schedule_graph(graph)
+    schedule = schedule_graph(graph, MemoryOptions(features=C_MEMORY))
     (kernel,) = [k for k in schedule.kernels if k.scratch]
     scratch = schedule.buffers[kernel.scratch[0]]
     assert schedule.buffers["y"].alias == schedule.root("e").name and scratch.type.shape == (25,)
@@ -210,7 +212,7 @@ def test_a_scratch_placed_over_live_bytes_changes_the_result():
     w = b.constant("w", np.ones((2, 1, 3, 3), np.float32))
     b.output(b.op(Op.CONV2D, [b.op(Op.NEG, [x]), w], {"padding": (1, 1, 1, 1), "groups": 2}))
     graph = b.build()
-    schedule = schedule_graph(graph)
+    schedule = schedule_graph(graph, MemoryOptions(features=C_MEMORY))
     (name,) = [s for k in schedule.kernels for s in k.scratch]
     bad = schedule.replace(buffers={**schedule.buffers, name: schedule.buffers[name].__class__(
         **{**schedule.buffers[name].__dict__, "offset": schedule.buffers["neg"].offset})})
@@ -221,13 +223,13 @@ def test_a_scratch_placed_over_live_bytes_changes_the_result():
 
 
 def test_aliases_off_gives_a_plain_schedule():
-    schedule = schedule_graph(views_and_in_place(), MemoryOptions(aliases=NO_ALIASES))
+    schedule = schedule_graph(views_and_in_place(), MemoryOptions(features=NO_SHARING))
     assert all(b.alias is None for b in schedule.buffers.values()) and not any(k.view for k in schedule.kernels)
 
 
 def test_report_names_the_peak_exactly():
     graph = branches()
-    schedule = schedule_graph(graph, MemoryOptions(reorder=False, aliases=NO_ALIASES))
+    schedule = schedule_graph(graph, MemoryOptions(reorder=False, features=NO_SHARING))
     report = Report.from_schedule(schedule, "host")
     x, up = 4 * 64 * 4, 32 * 64 * 4
     assert (report.peak_bytes, report.peak_op, report.peak_text) == (x + 2 * up, "up1", "node up1 (CONV2D)")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from edgelower.interp import run_graph
 from edgelower.ir.graph import Graph, GraphBuilder, Node, Op, TensorType
 from edgelower.ir.ops import IRError
-from edgelower.passes import PATCH_STEP, PIPELINES, run_pipeline
+from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.canonicalize import canonicalize
 from edgelower.passes.fold_batchnorm import fold_batchnorm
 from edgelower.passes.fuse import fuse
@@ -383,5 +383,5 @@ def test_run_pipeline_without_debug_does_not_verify(monkeypatch):
 
 
 def test_pipelines_are_functions_in_order():
-    assert PIPELINES["float"] == (canonicalize, fold_batchnorm, canonicalize, fuse, PATCH_STEP)
+    assert PIPELINES["float"] == (canonicalize, fold_batchnorm, canonicalize, fuse)
     assert all(callable(p) and not isinstance(p, str) for passes in PIPELINES.values() for p in passes)

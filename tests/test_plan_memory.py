@@ -12,7 +12,8 @@ from edgelower.ir.graph import DType, TensorType
 from edgelower.passes.memory.plan_memory import (
     PlacementProblem, exact_offsets, greedy_by_size, heuristic_offsets, search_offsets,
 )
-from edgelower.ir.schedule import ARENA_ALIGN, Buffer, BufferKind
+from edgelower.ir.schedule import Buffer, BufferKind
+from edgelower.passes.memory.plan_memory import DEFAULT_ALIGNMENT as ARENA_ALIGN
 
 
 @st.composite

@@ -26,7 +26,11 @@ from edgelower.interp import run_graph, run_schedule
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.ir.ops import activation_spec, pool_out
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.passes.patches.choose_patches import GRIDS, PATCHED_MEMORY, choose_patches, plan_patches
+from edgelower.backends.c import C_MEMORY
+from edgelower.passes.memory.features import READ_BEFORE_WRITE
+from edgelower.passes.patches.choose_patches import GRIDS, choose_patches, patched_memory, plan_patches
+
+PATCHED_MEMORY = patched_memory(READ_BEFORE_WRITE)
 from edgelower.passes.memory.reorder_nodes import reorder_nodes
 from edgelower.passes.integer.quantize import QuantizeOptions
 from edgelower.passes.memory.schedule_graph import schedule_graph
@@ -290,7 +294,7 @@ def test_choose_patches_returns_what_planning_every_candidate_would():
 def test_compile_patches_to_fit_a_budget_bit_exactly_in_c():
     graph = stem()
     plain = compile_graph(graph, patches=None)
-    budget = (plain.report.arena_bytes + plan_patches(graph, None, max_recompute=1.0).arena_bytes) // 2
+    budget = (plain.report.arena_bytes + plan_patches(graph, None, max_recompute=1.0, features=C_MEMORY).arena_bytes) // 2
     cm = compile_graph(graph, memory_budget=budget)
     r = cm.report
     assert r.patches.startswith("split at %") and r.arena_bytes <= budget < r.unpatched_arena_bytes
@@ -333,7 +337,7 @@ def test_int8_compile_patches_bit_exactly_in_c():
 
 def test_a_budget_nothing_fits_names_the_best_patching_and_its_peak():
     graph = stem()
-    best = plan_patches(graph, None, max_recompute=float("inf"))
+    best = plan_patches(graph, None, max_recompute=float("inf"), features=C_MEMORY)
     with pytest.raises(MemoryBudgetError) as info:
         compile_graph(graph, memory_budget=best.arena_bytes - 1)
     message = str(info.value)

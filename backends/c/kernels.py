@@ -1,168 +1,21 @@
-"""Op -> runtime kernel calls: `KERNELS` maps every Op to one small emit function per op family.
+"""The float32 kernels (and the dtype-generic data movement): `KERNELS` maps ops to one small emit function per op
+family.
 
-An emit function reads its node's operand types and attributes and asks its `KernelContext` for `static const`
-params structs (geometry, in the layout of `runtime/include/edgelower.h`) and for calls. Strided iteration spaces
-are computed here, in Python, once: broadcast dims get stride 0, size-1 dims are dropped and dims that stay
-contiguous for every operand are merged, so most kernels run over one or two dims.
+An emit function reads its node's operand types and attributes and asks its `KernelContext` (backends/c/context.py)
+for `static const` params structs (geometry, in the layout of `runtime/include/edgelower.h`) and for calls.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable
 
-import numpy as np
+from edgelower.ir.graph import DType, Op
+from edgelower.ir.ops import parse_activation
 
-from edgelower.errors import BuildError
-from edgelower.ir.graph import DType, Node, Op, TensorType
-from edgelower.ir.ops import complete_attrs, parse_activation
-
-from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, literals, scalar_literal
-
-MAX_DIMS = 6  # EL_MAX_DIMS
-
-
-@dataclass(frozen=True)
-class Params:
-    ctype: str
-    name: str
-    fields: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Scalar:
-    ctype: str
-    name: str
-    literal: str
-
-
-@dataclass(frozen=True)
-class Array:
-    """A `static const` array of exact literals (per-channel integer parameters)."""
-
-    ctype: str
-    name: str
-    literals: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Call:
-    fn: str
-    args: tuple[str, ...]
-    checked: bool = False  # returns a status that invoke() must pass on
-
-
-@dataclass
-class KernelContext:
-    """What an emit function sees: its node, operand types and C pointer expressions, and sinks."""
-
-    node: Node
-    types: Mapping[str, TensorType]
-    pointers: Mapping[str, str]
-    idents: Identifiers
-    scratch: tuple[str, ...] = ()  # pointers to the kernel's scratch buffers: it runs in place
-    defs: list[Params | Scalar | Array] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-
-    @cached_property
-    def attrs(self) -> dict[str, Any]:
-        return complete_attrs(self.node.op, self.node.attrs)
-
-    def type(self, i: int) -> TensorType:
-        return self.types[self.node.inputs[i]]
-
-    @property
-    def out(self) -> TensorType:
-        return self.types[self.node.output]
-
-    def ptr(self, i: int) -> str:
-        """Input i's pointer, or NULL for an optional input the node does not have."""
-        return self.pointers[self.node.inputs[i]] if i < len(self.node.inputs) else "NULL"
-
-    @property
-    def out_ptr(self) -> str:
-        return self.pointers[self.node.output]
-
-    def params(self, ctype: str, fields: Mapping[str, Any]) -> str:
-        name = self.idents.unique(f"p_{self.node.name}")
-        self.defs.append(Params(ctype, name, fields))
-        return f"&{name}"
-
-    def scalar(self, dtype: DType, value: Any) -> str:
-        name = self.idents.unique(f"s_{self.node.name}")
-        self.defs.append(Scalar(c_type(dtype), name, scalar_literal(value, dtype)))
-        return f"&{name}"
-
-    def array(self, dtype: DType, hint: str, values: Any) -> str:
-        """A static const array of `values` in `dtype`, defined before anything that points at it; its name."""
-        name = self.idents.unique(f"{hint}_{self.node.name}")
-        self.defs.append(Array(c_type(dtype), name, tuple(literals(np.asarray(values), dtype))))
-        return name
-
-    def call(self, fn: str, *args: str, checked: bool = False) -> None:
-        self.calls.append(Call(fn, tuple(args), checked))
-
-    def fail(self, why: str) -> BuildError:
-        return BuildError(f"C backend: node {self.node.name} ({self.node.op.name}): {why}")
-
-
-# --- iteration spaces -----------------------------------------------------------------------------------------
-
-def contiguous_strides(shape: Sequence[int]) -> list[int]:
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= d
-    return strides[::-1]
-
-
-def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
-    """Strides that read `shape` (right-aligned, numpy broadcasting) at every index of `out_shape`."""
-    own = [0] * (len(out_shape) - len(shape)) + contiguous_strides(shape)
-    dims = [1] * (len(out_shape) - len(shape)) + list(shape)
-    return [s if d == o else 0 for s, d, o in zip(own, dims, out_shape)]
-
-
-def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[list[int], list[list[int]]]:
-    """Drop size-1 dims and merge neighbours every operand walks contiguously; at least one dim remains."""
-    dims = [(d, [s[i] for s in strides]) for i, d in enumerate(shape) if d != 1]
-    merged: list[tuple[int, list[int]]] = []
-    for d, st in dims:
-        if merged and all(prev == cur * d for prev, cur in zip(merged[-1][1], st)):
-            merged[-1] = (merged[-1][0] * d, st)
-        else:
-            merged.append((d, st))
-    if not merged:
-        merged = [(1, [0] * len(strides))]
-    return [d for d, _ in merged], [[st[k] for _, st in merged] for k in range(len(strides))]
-
-
-def _fits(k: KernelContext, shape: Sequence[int]) -> None:
-    if len(shape) > MAX_DIMS:
-        raise k.fail(f"needs a {len(shape)}-d iteration space after merging dims; the runtime has {MAX_DIMS}")
-
-
-def walk(k: KernelContext, shape: Sequence[int], stride: Sequence[int]) -> dict[str, Any]:
-    shape, (stride,) = coalesce(shape, stride)
-    _fits(k, shape)
-    return {"ndim": len(shape), "shape": shape, "stride": stride}
-
-
-def broadcast(k: KernelContext, out_shape: Sequence[int], sa: Sequence[int], sb: Sequence[int]) -> dict[str, Any]:
-    shape, (sa, sb) = coalesce(out_shape, sa, sb)
-    _fits(k, shape)
-    return {"ndim": len(shape), "shape": shape, "stride_a": sa, "stride_b": sb}
-
-
-def copy(k: KernelContext, elem_size: int, shape: Sequence[int], x_stride: Sequence[int], y_stride: Sequence[int],
-         x_offset: int = 0, y_offset: int = 0) -> str:
-    shape, (xs, ys) = coalesce(shape, x_stride, y_stride)
-    _fits(k, shape)
-    return k.params("el_copy_params", {"elem_size": elem_size, "ndim": len(shape), "shape": shape,
-                                       "x_offset": x_offset, "x_stride": xs, "y_offset": y_offset, "y_stride": ys})
-
+from edgelower.backends.c.context import KernelContext, broadcast, broadcast_strides, contiguous_strides, copy, \
+    reduce_params, walk
+from edgelower.backends.c.syntax import float_literal
 
 # --- compute --------------------------------------------------------------------------------------------------
 
@@ -281,17 +134,6 @@ def emit_pool2d(k: KernelContext) -> None:
 
 
 REDUCE = {Op.SUM: "el_sum_f32", Op.MEAN: "el_mean_f32", Op.REDUCE_MAX: "el_reduce_max_f32"}
-
-
-def reduce_params(k: KernelContext) -> str:
-    """el_reduce_params of a reduction over `axes`: a walk over the kept dims and one over the reduced dims."""
-    shape, axes = k.type(0).shape, set(k.attrs["axes"])
-    strides = contiguous_strides(shape)
-    kept = [i for i in range(len(shape)) if i not in axes]
-    gone = sorted(axes)
-    return k.params("el_reduce_params", {
-        "outer": walk(k, [shape[i] for i in kept], [strides[i] for i in kept]),
-        "inner": walk(k, [shape[i] for i in gone], [strides[i] for i in gone])})
 
 
 def emit_reduce(k: KernelContext) -> None:
@@ -421,32 +263,8 @@ KERNELS: dict[Op, Emit] = {
     Op.GATHER: emit_gather,
 }
 
-# Kernels that may write their output over an input of the same type (no `restrict`; runtime/include/edgelower.h,
-# "Aliasing"); CONV2D only with a scratch buffer, through its depthwise in-place kernel. The backend refuses any
-# other overlap of an output with an input.
-IN_PLACE = {*BINARY, *UNARY, Op.CLAMP, Op.GELU, Op.SOFTMAX, Op.LOG_SOFTMAX, Op.LAYER_NORM, Op.BATCH_NORM}
-IN_PLACE_WITH_SCRATCH = {Op.CONV2D}
 
 # Kernels that move bytes and work for every dtype; QUANTIZE and DEQUANTIZE convert between float32 and int8; every
 # other kernel here exists for float32 only (the int8 ones are c_kernels_s8's).
 ANY_DTYPE = {Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.CONCAT, Op.PAD, Op.UPSAMPLE_NEAREST, Op.GATHER,
              Op.QUANTIZE, Op.DEQUANTIZE}
-
-
-def emit_kernel(k: KernelContext) -> None:
-    """Dispatch one node through KERNELS after checking the runtime has a kernel for its dtypes; integer nodes (a
-    `q` record, or int8 comparisons) go to the int8 kernels of c_kernels_s8."""
-    # Imported here: c_kernels_s8 builds on this module's context and iteration-space helpers.
-    from edgelower.backends.c.kernels_s8 import emit_int8_kernel, is_int8_node
-
-    if is_int8_node(k):
-        emit_int8_kernel(k)
-        return
-    op = k.node.op
-    if op not in KERNELS:
-        raise k.fail("no C kernel is registered for this op (add an emit function to c_kernels.KERNELS)")
-    operands = [k.types[v] for v in k.node.inputs + k.node.outputs]
-    if op not in ANY_DTYPE and any(t.dtype is not DType.FLOAT32 or t.qparams is not None for t in operands):
-        kinds = sorted({f"{t.dtype.value}{' (quantized)' if t.qparams else ''}" for t in operands})
-        raise k.fail(f"the C runtime has only float32 kernels for this op; operands are {', '.join(kinds)}")
-    KERNELS[op](k)

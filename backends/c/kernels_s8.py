@@ -23,7 +23,7 @@ from edgelower.ir.graph import DType, Op
 from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
 
-from edgelower.backends.c.kernels import KernelContext, broadcast, broadcast_strides, contiguous_strides, \
+from edgelower.backends.c.context import KernelContext, broadcast, broadcast_strides, contiguous_strides, \
     reduce_params, walk
 from edgelower.backends.c import transformer
 from edgelower.backends.c.syntax import int_literal
@@ -299,20 +299,3 @@ INT8_KERNELS: dict[Op, Emit] = {
     Op.MEAN: emit_mean,
     Op.REDUCE_MAX: emit_reduce_max,
 }
-
-# Exact on int8 without a record: one quantization in and out.
-RECORDLESS = {Op.MAX_POOL2D, Op.REDUCE_MAX, *COMPARE}
-
-
-def is_int8_node(k: KernelContext) -> bool:
-    """Whether `k`'s node takes an int8 kernel: it has a `q` record, or is a record-less op on int8 operands."""
-    if k.attrs.get("q") is not None:
-        return True
-    operands = [k.types[v] for v in k.node.inputs + k.node.outputs]
-    return k.node.op in RECORDLESS and all(t.dtype is DType.INT8 for t in operands)
-
-
-def emit_int8_kernel(k: KernelContext) -> None:
-    if k.node.op not in INT8_KERNELS:
-        raise k.fail("no int8 C kernel for this op (add an emit function to c_kernels_s8.INT8_KERNELS)")
-    INT8_KERNELS[k.node.op](k)

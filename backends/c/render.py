@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 from edgelower.errors import BuildError
 from edgelower.ir.names import sanitize
-from edgelower.passes.memory.alias_buffers import view_offset
-from edgelower.ir.schedule import ARENA_ALIGN, Buffer, Kernel, Schedule
+from edgelower.ir.schedule import Buffer, Kernel, Schedule
+from edgelower.ir.views import view_offset
 
-from edgelower.backends.c.kernels import (
-    IN_PLACE, IN_PLACE_WITH_SCRATCH, Array, Call, KernelContext, Params, Scalar, emit_kernel,
-)
+from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.context import Array, Call, KernelContext, Params, Scalar
+from edgelower.backends.c.dispatch import emit_kernel
 from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer, literals
 from edgelower.backends.writer import CodeWriter
 
@@ -147,7 +147,8 @@ def _check_overlap(schedule: Schedule, kernel: Kernel) -> None:
             x = buffers[name]
             if not x.in_arena or x.offset + x.nbytes <= y.offset or y.offset + y.nbytes <= x.offset:
                 continue
-            in_place = node.op in IN_PLACE or (node.op in IN_PLACE_WITH_SCRATCH and kernel.scratch)
+            rule = C_MEMORY.in_place.get(node.op)
+            in_place = rule is not None and (rule.scratch(node, schedule.graph.types) is None or bool(kernel.scratch))
             if not in_place or (x.offset, x.type.shape, x.type.dtype) != (y.offset, y.type.shape, y.type.dtype):
                 raise BuildError(f"C backend: node {node.name} ({node.op.name}) would write %{out} over %{name}, "
                                  "which its kernel cannot do in place")
@@ -279,7 +280,7 @@ def _source(program: _Program) -> str:
         w.line(f"#include {header}" if header else "")
     w.blank()
     if s.arena_bytes:
-        w.statement(f"static uint8_t {program.prefix}_arena[{program.macro}_ARENA_BYTES] EL_ALIGNED({ARENA_ALIGN})")
+        w.statement(f"static uint8_t {program.prefix}_arena[{program.macro}_ARENA_BYTES] EL_ALIGNED({C_MEMORY.alignment})")
     for value in program.constants:
         w.blank()
         _constant(w, program, value)

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from edgelower.quant.transformer import IGeluQ, ILayerNormQ, ISoftmaxQ
 from edgelower.ir.graph import DType
 
-if TYPE_CHECKING:
-    from edgelower.backends.c.kernels import KernelContext
+from edgelower.backends.c.context import KernelContext
 
-Emit = Callable[["KernelContext"], None]
+Emit = Callable[[KernelContext], None]
 
 
-def _record(k: "KernelContext", kind: type):
+def _record(k: KernelContext, kind: type):
     q = k.attrs["q"]
     if not isinstance(q, kind):
         raise k.fail(f"q must be a {kind.__name__}, got {type(q).__name__}")
@@ -27,7 +26,7 @@ def _record(k: "KernelContext", kind: type):
     return q
 
 
-def emit_isoftmax(k: "KernelContext") -> None:
+def emit_isoftmax(k: KernelContext) -> None:
     q = _record(k, ISoftmaxQ)
     shape, axis = k.type(0).shape, k.attrs["axis"]
     p = k.params("el_softmax_params", {"outer": math.prod(shape[:axis]), "axis": shape[axis],
@@ -37,18 +36,18 @@ def emit_isoftmax(k: "KernelContext") -> None:
 
 def softmax_or(other: Emit) -> Emit:
     """INT8_KERNELS[SOFTMAX]: ISoftmaxQ nodes render here, every other record through `other`."""
-    def emit(k: "KernelContext") -> None:
+    def emit(k: KernelContext) -> None:
         (emit_isoftmax if isinstance(k.attrs["q"], ISoftmaxQ) else other)(k)
     return emit
 
 
-def emit_igelu(k: "KernelContext") -> None:
+def emit_igelu(k: KernelContext) -> None:
     q = _record(k, IGeluQ)
     p = k.params("el_unary_params", {"count": k.out.numel})
     k.call("el_igelu_s8", p, k.params("el_igelu_q", asdict(q)), k.ptr(0), k.out_ptr)
 
 
-def emit_ilayer_norm(k: "KernelContext") -> None:
+def emit_ilayer_norm(k: KernelContext) -> None:
     q = _record(k, ILayerNormQ)
     shape = k.type(0).shape
     cols = math.prod(shape[len(shape) - k.attrs["normalized_ndim"]:])

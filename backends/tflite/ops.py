@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from edgelower.ir.graph import Graph, Node, Op, QParams
-from edgelower.ir.ops import ACCUMULATING
+from edgelower.ir.traits import traits
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, activation_range, f32
 from edgelower.backends.tflite.export import NHWC, Exporter, TFLiteExportError, home_of, identity, per_tensor, permuted, \
@@ -32,7 +32,7 @@ def absorbed_requantizes(graph: Graph) -> set[str]:
     absorbed = set()
     for node in graph.nodes:
         q = node.attrs.get("q")
-        if node.op in ACCUMULATING and q is not None and getattr(q, "requant", None) is None:
+        if traits(node.op).accumulates and q is not None and getattr(q, "requant", None) is None:
             consumers = users.get(node.output, [])
             if len(consumers) == 1 and consumers[0].op is Op.REQUANTIZE and node.output not in graph.outputs:
                 absorbed.add(consumers[0].name)

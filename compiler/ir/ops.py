@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from edgelower.ir.graph import DType, Op, TensorType
+from edgelower.ir.traits import ops_where, traits
 
 Infer = Callable[[Sequence[TensorType], Mapping[str, Any]], list[TensorType]]
 
@@ -61,10 +62,10 @@ def _add(ins, attrs):
     return _binary(ins, attrs)
 
 
-# Activations a CONV2D, LINEAR or ADD may apply to its own result (attribute `activation`, set by passes/fuse.py):
-# the activation op's name, then its attribute values in signature order: ("RELU",), ("CLAMP", 0.0, 6.0),
-# ("HARDSWISH",). The fused result is that op applied to the unfused result, value for value.
-FUSED_ACTIVATIONS = (Op.RELU, Op.CLAMP, Op.HARDSWISH)
+# Activations an op with the `takes_activation` trait may apply to its own result (attribute `activation`, set by
+# passes/fuse.py): the name of an op with the `fusable_activation` trait, then its attribute values in signature
+# order: ("RELU",), ("CLAMP", 0.0, 6.0), ("HARDSWISH",). The fused result is that op applied to the unfused
+# result, value for value.
 
 
 def activation_spec(op: Op, attrs: Mapping[str, Any]) -> tuple:
@@ -77,14 +78,16 @@ def parse_activation(spec: Any) -> tuple[Op, dict[str, Any]] | None:
     if spec is None:
         return None
     op = Op.__members__.get(spec[0]) if isinstance(spec, tuple) and spec else None
-    if op not in FUSED_ACTIVATIONS or len(spec) != 1 + len(OPS[op].attrs):
-        raise IRError(f"activation {spec!r} is not one of {[a.name for a in FUSED_ACTIVATIONS]} with its attributes")
+    if op is None or not traits(op).fusable_activation or len(spec) != 1 + len(OPS[op].attrs):
+        names = sorted(a.name for a in ops_where(fusable_activation=True))
+        raise IRError(f"activation {spec!r} is not one of {names} with its attributes")
     return op, dict(zip(OPS[op].attrs, spec[1:]))
 
 
 def _check_activation(ins, attrs) -> None:
     fused = parse_activation(attrs.get("activation"))
-    if fused is not None and fused[0] in FLOAT_ONLY and not ins[0].dtype.is_float and ins[0].qparams is None:
+    if fused is not None and not traits(fused[0]).plain_integer and not ins[0].dtype.is_float \
+            and ins[0].qparams is None:
         raise IRError(f"activation {fused[0].name} is defined on float32 (or quantized) tensors")
 
 
@@ -326,19 +329,9 @@ OPS: dict[Op, OpSignature] = {
 
 assert set(OPS) == set(Op), f"ops without a signature: {set(Op) - set(OPS)}"
 
-FLOAT_ONLY = {Op.DIV, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.EXP, Op.LOG, Op.SQRT, Op.RSQRT, Op.ERF,
-              Op.HARDSWISH, Op.HARDSIGMOID, Op.SOFTMAX, Op.LOG_SOFTMAX, Op.LAYER_NORM, Op.BATCH_NORM, Op.MEAN,
-              Op.AVG_POOL2D}
-
-
 # Every op may carry `q`: the record of integer parameters that defines its arithmetic on quantized tensors
 # (docs/quantization.md). None on float nodes.
 COMMON_ATTRS = {"q": None}
-
-# Ops whose integer form accumulates int8 x int8 into int32 (requantized by a following REQUANTIZE, or by the node
-# itself when its record carries the requantization: the fused form, int8 out).
-ACCUMULATING = {Op.CONV2D, Op.LINEAR, Op.MATMUL}
-
 
 def complete_attrs(op: Op, attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Fill defaults, reject unknown or missing attributes."""
@@ -368,9 +361,11 @@ def infer_types(op: Op, inputs: Sequence[TensorType], attrs: Mapping[str, Any]) 
     else:
         attrs = complete_attrs(op, attrs)
     integer = attrs.get("q") is not None
-    if op in FLOAT_ONLY and not integer and any(not t.dtype.is_float and t.qparams is None for t in inputs[:1]):
+    if not traits(op).plain_integer and not integer and any(not t.dtype.is_float and t.qparams is None for t in inputs[:1]):
         raise IRError(f"{op.name} is defined on float32 (or quantized) tensors, got {inputs[0].dtype.value}")
     types = sig.infer(inputs, attrs)
-    if integer and op in ACCUMULATING and getattr(attrs["q"], "requant", None) is None:
+    # An accumulating op's integer form is int32 (requantized by a following REQUANTIZE), unless its record
+    # carries the requantization itself (the fused form, int8 out).
+    if integer and traits(op).accumulates and getattr(attrs["q"], "requant", None) is None:
         types = [TensorType(t.shape, DType.INT32) for t in types]
     return types

@@ -24,9 +24,6 @@ from typing import Mapping
 
 from edgelower.ir.graph import Graph, Node, TensorType
 
-ARENA_ALIGN = 16
-
-
 class BufferKind(enum.Enum):
     INPUT = "input"
     OUTPUT = "output"
@@ -71,6 +68,7 @@ class Schedule:
     kernels: tuple[Kernel, ...]
     buffers: Mapping[str, Buffer]
     arena_bytes: int = 0
+    alignment: int = 1   # every storage offset is a multiple of this (set by plan_memory from the backend)
 
     def __post_init__(self):
         object.__setattr__(self, "kernels", tuple(self.kernels))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelower.ir.graph import DType, Graph, Op
-from edgelower.ir.ops import FLOAT_ONLY, IRError, infer_types
+from edgelower.ir.ops import IRError, infer_types
+from edgelower.ir.traits import is_integer, traits
 from edgelower.ir.names import sanitize
 
 
@@ -66,7 +67,7 @@ def verify(graph: Graph, after: str = "", integer_only: bool = False) -> Graph:
 
 def _check_integer_only(graph: Graph, fail) -> None:
     for node in graph.nodes:
-        if node.op in (Op.QUANTIZE, Op.DEQUANTIZE) or (node.op in FLOAT_ONLY and node.attrs.get("q") is None):
+        if node.op in (Op.QUANTIZE, Op.DEQUANTIZE) or (not traits(node.op).plain_integer and not is_integer(node)):
             fail(f"node {node.name} ({node.op.name}) is a float op in an integer-only graph")
     for name, t in graph.types.items():
         if t.dtype.is_float:

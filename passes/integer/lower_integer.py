@@ -34,9 +34,10 @@ from edgelower.passes.integer.lower_transformer import lower_scalar_scale, scala
 from edgelower.passes.integer.quantize import is_parameter
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, alias, rewrite
 from edgelower.quant.records import RequantQ
+from edgelower.ir.traits import ops_where
 from edgelower.ir.verifier import verify
 
-FUSABLE_ACTIVATIONS = (Op.RELU, Op.CLAMP)
+FUSABLE_ACTIVATIONS = ops_where(clamps=True)
 
 # What each op lowers with: its form in lower_integer_ops, and for MUL and DIV by a positive scalar constant the
 # fold of that scale into a requantization (lower_transformer: attention's 1/sqrt(d) costs no op of its own).

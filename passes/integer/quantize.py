@@ -36,7 +36,7 @@ from edgelower.quant.transformer import GELU_MIN_OUTPUT_SCALE
 from edgelower.interp import evaluate_node
 from edgelower.ir.graph import Graph, Node, Op, QParams, TensorType
 from edgelower.quant.observers import OBSERVERS, affine_qparams, float32_scale, make_observer, symmetric_channel_qparams
-from edgelower.ir.ops import ACCUMULATING
+from edgelower.ir.traits import ops_where, traits
 
 FIXED_OUTPUT: dict[Op, QParams] = {
     Op.SOFTMAX: QParams((1 / 256,), (-128,)),
@@ -50,14 +50,13 @@ FIXED_OUTPUT: dict[Op, QParams] = {
 MIN_OUTPUT_SCALE: dict[Op, float] = {Op.GELU: GELU_MIN_OUTPUT_SCALE}
 
 # int8 in and out with the input's parameters: these ops move, select or clamp values without arithmetic.
-SHARES_INPUT = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.UPSAMPLE_NEAREST, Op.MAX_POOL2D,
-                          Op.REDUCE_MAX, Op.RELU, Op.CLAMP, Op.GATHER, Op.AVG_POOL2D})
+SHARES_INPUT = ops_where(shares_qparams=True)
 
 # Producers whose integer form ends in a requantization that can clamp to an activation's range.
-FUSES_INTO_REQUANTIZE = ACCUMULATING | {Op.ADD, Op.SUB, Op.MUL}
-FUSABLE_ACTIVATIONS = frozenset({Op.RELU, Op.CLAMP})
+FUSES_INTO_REQUANTIZE = ops_where(accumulates=True) | {Op.ADD, Op.SUB, Op.MUL}
+FUSABLE_ACTIVATIONS = ops_where(clamps=True)
 
-WEIGHTED = (Op.CONV2D, Op.LINEAR)
+WEIGHTED = frozenset(op for op in ops_where(accumulates=True) if 1 in traits(op).parameters)
 # Constant inputs the integer lowering quantizes itself: weights per channel, int32 biases, LayerNorm's affine
 # parameters (folded into its integer record). They get no activation parameters and no DEQUANTIZE.
 PARAMETERS: dict[Op, tuple[int, ...]] = {Op.CONV2D: (1, 2), Op.LINEAR: (1, 2), Op.LAYER_NORM: (1, 2)}

@@ -1,7 +1,7 @@
 """Assign every storage an offset in one static arena.
 
 Pre: a Schedule with lifetimes (aliases optional, see passes/memory/alias_buffers.py), no offsets.
-Post: every arena buffer has an offset: its root's, 16-byte aligned, plus its `alias_offset`; no two storages live
+Post: every arena buffer has an offset: its root's, aligned to the backend's alignment, plus its `alias_offset`; no two storages live
 at the same step share a byte; `arena_bytes` is the end of the highest storage.
 
 A planner maps storages (`Schedule.storages()`: one Buffer per storage, lifetime widened over its aliases) to
@@ -21,23 +21,28 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edgelower.ir.schedule import ARENA_ALIGN, Buffer, Schedule
+from edgelower.ir.schedule import Buffer, Schedule
 
-Planner = Callable[[Sequence[Buffer]], "dict[str, int]"]
+# (storages, alignment in bytes) -> storage name -> offset
+Planner = Callable[[Sequence[Buffer], int], "dict[str, int]"]
 
+# Storage offsets are multiples of this unless the backend declares otherwise (MemoryFeatures.alignment): 16 bytes
+# suit every dtype and the widest SIMD loads of the Cortex-M and host kernels.
+DEFAULT_ALIGNMENT = 16
 EXACT_MAX_STORAGES = 32   # branch and bound only on instances this small (after the heuristics)...
 EXACT_NODE_BUDGET = 10_000  # ...and for at most this many search nodes (about 40 us each)
 
 
-def _align(n: int) -> int:
-    return -(-n // ARENA_ALIGN) * ARENA_ALIGN
+def align_up(n: int, alignment: int) -> int:
+    return -(-n // alignment) * alignment
 
 
 class PlacementProblem:
     """Storages with their time conflicts, indexed 0..n-1 in the order given."""
 
-    def __init__(self, buffers: Sequence[Buffer]):
+    def __init__(self, buffers: Sequence[Buffer], alignment: int = DEFAULT_ALIGNMENT):
         self.buffers = list(buffers)
+        self.alignment = alignment
         self.size = [b.nbytes for b in self.buffers]
         n = len(self.buffers)
         self.conflicts: list[list[int]] = [[] for _ in range(n)]
@@ -51,12 +56,15 @@ class PlacementProblem:
         self.live = np.array([[b.first <= t <= b.last for b in self.buffers] for t in starts], dtype=bool)
         live_bytes = self.live @ np.array(self.size, dtype=np.int64)
         # Storages live together stack: each but the topmost takes its aligned size.
-        self.aligned = np.array([_align(s) for s in self.size], dtype=np.int64)
+        self.aligned = np.array([self.align(s) for s in self.size], dtype=np.int64)
         self.slack = self.aligned - np.array(self.size, dtype=np.int64)
         top_slack = (self.live * self.slack).max(axis=1) if n else np.zeros(0, np.int64)
         self.lower_bound = int((self.live @ self.aligned - top_slack).max()) if n else 0
         # Per storage, the most bytes live at any step of its lifetime: storages at the peak get placed first.
         self.pressure = [int(live_bytes[self.live[:, i]].max()) for i in range(n)]
+
+    def align(self, n: int) -> int:
+        return align_up(n, self.alignment)
 
     def arena(self, offsets: Sequence[int]) -> int:
         return max((o + s for o, s in zip(offsets, self.size)), default=0)
@@ -75,7 +83,7 @@ def _place(inst: PlacementProblem, order: Sequence[int], best_fit: bool) -> list
                 chosen, tightest = cursor, gap
                 if not best_fit:
                     break
-            cursor = max(cursor, _align(end))
+            cursor = max(cursor, inst.align(end))
         offsets[i] = cursor if chosen is None else chosen
     return offsets
 
@@ -84,9 +92,9 @@ def _offsets(inst: PlacementProblem, offsets: Sequence[int]) -> dict[str, int]:
     return {b.name: o for b, o in zip(inst.buffers, offsets)}
 
 
-def greedy_by_size(buffers: Sequence[Buffer]) -> dict[str, int]:
+def greedy_by_size(buffers: Sequence[Buffer], alignment: int = DEFAULT_ALIGNMENT) -> dict[str, int]:
     """The baseline: largest first (ties: earlier start, then name), first fit."""
-    inst = PlacementProblem(buffers)
+    inst = PlacementProblem(buffers, alignment)
     order = sorted(range(len(inst.size)), key=lambda i: (-inst.size[i], inst.buffers[i].first, inst.buffers[i].name))
     return _offsets(inst, _place(inst, order, best_fit=False))
 
@@ -154,7 +162,7 @@ def exact_offsets(inst: PlacementProblem, incumbent: list[int], budget: int = EX
             if offsets[i] is not None:
                 continue
             placed = [j for j in inst.conflicts[i] if offsets[j] is not None]
-            for pos in sorted({0} | {_align(offsets[j] + inst.size[j]) for j in placed}):
+            for pos in sorted({0} | {inst.align(offsets[j] + inst.size[j]) for j in placed}):
                 if (pos, i) <= (floor, last):
                     continue
                 if all(pos + inst.size[i] <= offsets[j] or offsets[j] + inst.size[j] <= pos for j in placed):
@@ -170,20 +178,21 @@ def exact_offsets(inst: PlacementProblem, incumbent: list[int], budget: int = EX
     return best["offsets"]
 
 
-def search_offsets(buffers: Sequence[Buffer], budget: int = EXACT_NODE_BUDGET) -> dict[str, int]:
+def search_offsets(buffers: Sequence[Buffer], alignment: int = DEFAULT_ALIGNMENT,
+                   budget: int = EXACT_NODE_BUDGET) -> dict[str, int]:
     """The default planner: the best heuristic plan, improved by branch and bound on small instances."""
-    inst = PlacementProblem(buffers)
+    inst = PlacementProblem(buffers, alignment)
     offsets = heuristic_offsets(inst)
     if inst.arena(offsets) > inst.lower_bound and len(inst.size) <= EXACT_MAX_STORAGES:
         offsets = exact_offsets(inst, offsets, budget)
     return _offsets(inst, offsets)
 
 
-def plan_memory(schedule: Schedule, planner: Planner = search_offsets) -> Schedule:
-    """Place every storage with `planner`; aliases follow their root."""
+def plan_memory(schedule: Schedule, planner: Planner = search_offsets, alignment: int = DEFAULT_ALIGNMENT) -> Schedule:
+    """Place every storage with `planner` at multiples of `alignment`; aliases follow their root."""
     storages = schedule.storages()
-    offsets = planner(storages)
+    offsets = planner(storages, alignment)
     buffers = {name: replace(b, offset=offsets[b.alias or name] + b.alias_offset) if b.in_arena else b
                for name, b in schedule.buffers.items()}
     arena = max((offsets[s.name] + s.nbytes for s in storages), default=0)
-    return schedule.replace(buffers=buffers, arena_bytes=arena)
+    return schedule.replace(buffers=buffers, arena_bytes=arena, alignment=alignment)

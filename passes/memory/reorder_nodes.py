@@ -24,7 +24,9 @@ strictly lower peak, so the pass is deterministic and never makes the peak worse
 from __future__ import annotations
 
 from edgelower.ir.graph import Graph
-from edgelower.passes.memory.alias_buffers import AliasOptions, in_place_inputs, in_place_scratch, view_offset
+from edgelower.ir.views import view_offset
+from edgelower.passes.memory.alias_buffers import in_place_inputs, in_place_scratch
+from edgelower.passes.memory.features import READ_BEFORE_WRITE, MemoryFeatures
 
 MAX_STATES = 256   # sets kept per level; past this the search is a beam
 MAX_NODES = 2000   # larger graphs keep their order
@@ -33,7 +35,7 @@ MAX_NODES = 2000   # larger graphs keep their order
 class PeakModel:
     """The graph as bit masks: per node its predecessors, the classes it reads, creates and may overwrite."""
 
-    def __init__(self, graph: Graph, options: AliasOptions):
+    def __init__(self, graph: Graph, features: MemoryFeatures):
         nodes, types = graph.nodes, graph.types
         index = {o: i for i, node in enumerate(nodes) for o in node.outputs}
         cls: dict[str, str] = {name: name for name in graph.inputs}
@@ -41,7 +43,7 @@ class PeakModel:
         self.view = []
         for node in nodes:
             x = node.inputs[0] if node.inputs else None
-            shift = view_offset(node, types) if options.views and x in cls else None
+            shift = view_offset(node, types) if features.views and x in cls else None
             self.view.append(shift is not None)
             for o in node.outputs:
                 cls[o], offset[o] = (cls[x], offset[x] + shift) if shift is not None else (o, 0)
@@ -59,10 +61,10 @@ class PeakModel:
             # Static conditions of in place (alias_buffers): x fills its class from byte 0, and the node reads
             # that class through x alone. That the class dies here depends on the order.
             self.overwrites.append([
-                cls[x] for x in (in_place_inputs(node, types) if options.in_place else ()) if x in cls
+                cls[x] for x in in_place_inputs(node, types, features) if x in cls
                 and offset[x] == 0 and types[x].nbytes == self.size[cls[x]]
                 and {v for v in arena_inputs if cls[v] == cls[x]} == {x}])
-            scratch = in_place_scratch(node, types) if self.overwrites[-1] else None
+            scratch = in_place_scratch(node, types, features) if self.overwrites[-1] else None
             self.scratch.append(scratch.nbytes if scratch is not None else 0)
         self.succs = [0] * len(nodes)
         for j, preds in enumerate(self.preds):
@@ -133,12 +135,12 @@ def _bits(mask: int):
         mask ^= low
 
 
-def reorder_nodes(graph: Graph, options: AliasOptions = AliasOptions(), max_states: int = MAX_STATES) -> Graph:
+def reorder_nodes(graph: Graph, features: MemoryFeatures = READ_BEFORE_WRITE, max_states: int = MAX_STATES) -> Graph:
     """The graph with its nodes in the order of lowest live-bytes peak found; the input order on ties."""
     n = len(graph.nodes)
     if n < 2 or n > MAX_NODES:
         return graph
-    model = PeakModel(graph, options)
+    model = PeakModel(graph, features)
     order, peak = best_order(model, n, max_states)
     if peak >= model.peak(list(range(n))):
         return graph

@@ -1,12 +1,12 @@
 """Choose patch-based inference automatically: the split point and grid of `tile_patches`, from planned arenas.
 
 Pre: a well-formed graph, after its pipeline's other passes.
-Post (`apply_patches`, the pipeline step): the graph tiled as its PatchOptions resolve; unchanged when they ask none.
+Post: the configuration PatchOptions resolve to (`resolve_patches`), which passes/plan_schedule.py applies.
 
 Candidates: every split point (`split_points`) with a square grid g x g, g = 2..8 and at most the split value's
 height and width. A candidate's cost is the arena of its planned schedule, made exactly as the driver makes it:
 `reorder_nodes` on the unpatched graph, `tile_patches` (which keeps that order and emits the tiles one after the
-other, as MCUNetV2 runs them), then `schedule_graph(..., PATCHED_MEMORY)`: linearize, alias_buffers and the default
+other, as MCUNetV2 runs them), then `schedule_graph(..., patched_memory(features))`: linearize, alias_buffers and the default
 planner, without reordering the hundreds of tile nodes again (reorder_nodes' search takes 10 to 60 s on an 8x8
 patched MobileNet stem; on mbv2-w0.35-r64's patched graphs it lowered the arena by 0.9% at most). Its overhead
 is the MACs it recomputes in the halos: the sum over tiles of every stage node's computed area times its MACs per
@@ -16,7 +16,7 @@ The rule:
 - with a budget, the candidate that fits it with the fewest recomputed MACs (ties: the smaller arena); None when
   the unpatched arena already fits, or when nothing does;
 - without one, the smallest arena among candidates that recompute at most `max_recompute` (default 10%, the
-  overhead notes/field-anchors.md sets as the goal) of the model's MACs (ties: fewer recomputed MACs); None when no
+  overhead MCUNetV2 accepts) of the model's MACs (ties: fewer recomputed MACs); None when no
   such candidate beats the unpatched arena.
 
 Search: planning every candidate costs seconds on large models, so each first gets a lower bound on its arena, valid
@@ -37,12 +37,18 @@ from typing import Any
 from edgelower.errors import MemoryBudgetError
 from edgelower.ir.graph import Graph, Op
 from edgelower.passes.memory.reorder_nodes import reorder_nodes
+from edgelower.passes.memory.features import READ_BEFORE_WRITE, MemoryFeatures
 from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
 from edgelower.passes.patches.tile_patches import PatchError, receptive_field, split_stages, tile_patches, tile_regions
 from edgelower.report import node_macs
 from edgelower.ir.schedule import Schedule
 
-PATCHED_MEMORY = MemoryOptions(reorder=False)  # a patched graph is scheduled in the order tile_patches emits
+
+
+def patched_memory(features: MemoryFeatures) -> MemoryOptions:
+    """A patched graph is scheduled in the order tile_patches emits."""
+    return MemoryOptions(reorder=False, features=features)
+
 GRIDS = tuple((g, g) for g in range(2, 9))
 MAX_RECOMPUTE = 0.10
 
@@ -51,13 +57,14 @@ Grid = tuple[int, int]
 
 @dataclass(frozen=True)
 class PatchOptions:
-    """What `apply_patches` does. patches: None, never patch; "auto", patch when the unpatched arena exceeds
+    """What `resolve_patches` decides. patches: None, never patch; "auto", patch when the unpatched arena exceeds
     `budget` (bytes); (split, (rows, cols)), exactly that. `strict` ("auto"): raise MemoryBudgetError when not even
     patching fits the budget (False: leave the graph as it is, for a later check to report)."""
 
     patches: Any = None
     budget: int | None = None
     strict: bool = True
+    features: MemoryFeatures = READ_BEFORE_WRITE   # the backend's, so that candidates are planned as it will
 
 
 @dataclass(frozen=True)
@@ -103,16 +110,17 @@ def _peak_text(schedule: Schedule) -> str:
 class _Search:
     """The unpatched graph (reordered), its plan, and per split point the bound and the MACs of the stage."""
 
-    def __init__(self, graph: Graph):
-        self.graph = reorder_nodes(graph)
-        base = schedule_graph(self.graph, PATCHED_MEMORY)
+    def __init__(self, graph: Graph, features: MemoryFeatures):
+        self.graph = reorder_nodes(graph, features)
+        self.memory = patched_memory(features)
+        base = schedule_graph(self.graph, self.memory)
         self.per_pixel, self.pixel_bytes = [], []  # per node: MACs and output bytes per output pixel
         for node in self.graph.nodes:
             out = self.graph.types[node.output]
             pixels = math.prod(out.shape[2:]) if len(out.shape) == 4 else 1
-            self.per_pixel.append(node_macs(node, base) // pixels)
+            self.per_pixel.append(node_macs(node, base.graph.types) // pixels)
             self.pixel_bytes.append(out.nbytes // pixels)
-        self.macs = sum(node_macs(node, base) for node in self.graph.nodes)
+        self.macs = sum(node_macs(node, base.graph.types) for node in self.graph.nodes)
         self.unpatched = PatchPlan("", (1, 1), base.arena_bytes, 0, self.macs, _peak_text(base), base.arena_bytes)
         profile = base.live_profile()  # entry i is step i - 1
         step = {node.output: i for i, node in enumerate(self.graph.nodes)}
@@ -165,7 +173,7 @@ class _Search:
 
     def plan(self, split: str, grid: Grid) -> PatchPlan:
         if (split, grid) not in self.planned:
-            schedule = schedule_graph(tile_patches(self.graph, split, grid), PATCHED_MEMORY)
+            schedule = schedule_graph(tile_patches(self.graph, split, grid), self.memory)
             self.planned[split, grid] = PatchPlan(split, grid, schedule.arena_bytes, int(self.recompute(split, grid)),
                                                   self.macs, _peak_text(schedule), self.unpatched.arena_bytes)
         return self.planned[split, grid]
@@ -199,26 +207,26 @@ class _Search:
         return best
 
 
-def choose_patches(graph: Graph, budget_bytes: int | None = None,
-                   max_recompute: float = MAX_RECOMPUTE) -> tuple[str, Grid] | None:
+def choose_patches(graph: Graph, budget_bytes: int | None = None, max_recompute: float = MAX_RECOMPUTE,
+                   features: MemoryFeatures = READ_BEFORE_WRITE) -> tuple[str, Grid] | None:
     """(split, grid) for `tile_patches` by the rule in the module docstring, or None: do not patch."""
-    plan = plan_patches(graph, budget_bytes, max_recompute)
+    plan = plan_patches(graph, budget_bytes, max_recompute, features)
     return plan.choice if plan is not None else None
 
 
-def plan_patches(graph: Graph, budget_bytes: int | None = None,
-                 max_recompute: float = MAX_RECOMPUTE) -> PatchPlan | None:
+def plan_patches(graph: Graph, budget_bytes: int | None = None, max_recompute: float = MAX_RECOMPUTE,
+                 features: MemoryFeatures = READ_BEFORE_WRITE) -> PatchPlan | None:
     """The plan `choose_patches` picks (the unpatched plan when that is the choice); None when a budget is given
     and nothing fits it."""
-    search = _Search(graph)
+    search = _Search(graph, features)
     if budget_bytes is None:
         return search.smallest(max_recompute)
     return search.cheapest_fit(budget_bytes)
 
 
-def best_patches(graph: Graph) -> PatchPlan:
+def best_patches(graph: Graph, features: MemoryFeatures = READ_BEFORE_WRITE) -> PatchPlan:
     """The smallest arena any candidate (or the unpatched graph) reaches, whatever it recomputes."""
-    return _Search(graph).smallest()
+    return _Search(graph, features).smallest()
 
 
 def resolve_patches(graph: Graph, options: PatchOptions, arena_bytes: int | None = None) -> tuple[str, Grid] | None:
@@ -233,7 +241,7 @@ def resolve_patches(graph: Graph, options: PatchOptions, arena_bytes: int | None
         return split, tuple(grid)
     if arena_bytes is not None and arena_bytes <= options.budget:
         return None
-    search = _Search(graph)
+    search = _Search(graph, options.features)
     plan = search.cheapest_fit(options.budget)
     if plan is not None:
         return plan.choice
@@ -251,11 +259,3 @@ def resolve_patches(graph: Graph, options: PatchOptions, arena_bytes: int | None
         f"the model needs an arena of {search.unpatched.arena_bytes:,} bytes unpatched (peak at "
         f"{search.unpatched.peak_text}) but the memory budget is {options.budget:,}; {found} "
         f"{best.arena_bytes - options.budget:,} bytes. Nothing was written.")
-
-
-def apply_patches(graph: Graph, options: PatchOptions) -> Graph:
-    """The pipeline step: tile_patches at the configuration `options` resolves to (the graph itself when none)."""
-    choice = resolve_patches(graph, options)
-    if choice is None:
-        return graph
-    return tile_patches(reorder_nodes(graph), *choice)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 
 from edgelower.ir.graph import Graph, Node, Op, TensorType
 from edgelower.ir.ops import complete_attrs, infer_types, pool_out
+from edgelower.ir.traits import ops_where, traits
 
 Span = tuple[int, int]      # [start, stop) along one spatial axis
 Region = tuple[Span, Span]  # (rows, cols) of an NCHW value
@@ -48,13 +49,10 @@ Region = tuple[Span, Span]  # (rows, cols) of an NCHW value
 # Spatially local ops. WINDOWED: output pixel (h, w) reads a bounded window of input 0 (the other inputs are
 # weights). POINTWISE: output pixel (h, w) reads input pixel (h, w) of every spatial input (constants broadcast
 # over H and W). CHANNEL_AXIS ops are pointwise when their axis is the batch or the channel axis.
-WINDOWED = frozenset({Op.CONV2D, Op.MAX_POOL2D, Op.AVG_POOL2D, Op.PAD})
-POINTWISE = frozenset({
-    Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.RELU, Op.CLAMP, Op.HARDSWISH, Op.HARDSIGMOID,
-    Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.EXP, Op.LOG, Op.SQRT, Op.RSQRT, Op.NEG, Op.ABS, Op.ERF,
-    Op.REQUANTIZE, Op.QUANTIZE, Op.DEQUANTIZE, Op.BATCH_NORM})
-CHANNEL_AXIS = frozenset({Op.SOFTMAX, Op.LOG_SOFTMAX, Op.SLICE, Op.CONCAT})
-PARAMETERS = {Op.CONV2D: (1, 2), Op.BATCH_NORM: (1, 2, 3, 4)}  # input positions that must be constants
+# (All three sets come from the op traits, edgelower.ir.traits.)
+WINDOWED = ops_where(windowed=True)
+POINTWISE = ops_where(pointwise=True)
+CHANNEL_AXIS = ops_where(axis_local=True)
 
 
 class PatchError(ValueError):
@@ -112,7 +110,7 @@ def patchable(node: Node, graph: Graph) -> bool:
         return False
     out_hw = types[node.output].shape[2:]
     for pos, x in enumerate(node.inputs):
-        shape, parameter = types[x].shape, pos in PARAMETERS.get(node.op, ())
+        shape, parameter = types[x].shape, pos in traits(node.op).parameters
         if x in graph.constants:
             # A constant operand is used whole by every tile: weights, or values broadcast over H and W.
             if not parameter and (windowed or any(d != 1 for d in shape[-2:])):
