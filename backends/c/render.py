@@ -220,7 +220,7 @@ def _header(program: _Program) -> str:
 
 def _constant(w: CodeWriter, program: _Program, value: str) -> None:
     t = program.schedule.graph.types[value]
-    data = program.schedule.graph.constants[value]
+    data = program.schedule.graph.constant(value)
     w.comment(_type_text(program.schedule, value))
     w.wrapped(f"static const {c_type(t.dtype)} {program.pointers[value]}[{max(t.numel, 1)}] = {{",
               literals(data, t.dtype), "};")

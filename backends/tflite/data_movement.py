@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelower.ir.graph import Node, Op
-from edgelower.backends.tflite.export import NHWC, Exporter, TFLiteExportError, home_of, identity, inverse, permuted, \
+from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, inverse, permuted, \
     per_tensor, same_qparams
 
 

@@ -19,7 +19,7 @@ from edgelower.ir.graph import Graph, Node, Op, QParams
 from edgelower.ir.traits import traits
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, activation_range, f32
-from edgelower.backends.tflite.export import NHWC, Exporter, TFLiteExportError, home_of, identity, per_tensor, permuted, \
+from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, per_tensor, permuted, \
     same_qparams
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -378,30 +378,24 @@ def _softmax(ex: Exporter, node: Node) -> None:
     ex.op("SOFTMAX", [ex.value(x, perm)], [ex.define(out, perm)], "SoftmaxOptions", beta=1.0)
 
 
-def _handlers() -> dict[Op, Callable[[Exporter, Node], None]]:
-    from edgelower.backends.tflite.data_movement import DATA_MOVEMENT
-
-    return {
-        Op.CONV2D: _conv2d,
-        Op.LINEAR: _linear,
-        Op.MATMUL: _matmul,
-        Op.REQUANTIZE: _requantize,
-        Op.ADD: _add_sub("ADD", "AddOptions", AddQ.from_scales),
-        Op.SUB: _add_sub("SUB", "SubOptions", AddQ.from_sub_scales),
-        Op.MUL: _mul,
-        Op.MAXIMUM: _min_max("MAXIMUM"),
-        Op.MINIMUM: _min_max("MINIMUM"),
-        Op.AVG_POOL2D: _pool("AVERAGE_POOL_2D"),
-        Op.MAX_POOL2D: _pool("MAX_POOL_2D"),
-        Op.MEAN: _mean,
-        Op.RELU: _clamp,
-        Op.CLAMP: _clamp,
-        Op.SIGMOID: _unary("LOGISTIC", LogisticQ, lambda s, z, so, zo: LogisticQ.from_scale(s, z), SIGMOID_OUTPUT),
-        Op.TANH: _unary("TANH", TanhQ, lambda s, z, so, zo: TanhQ.from_scale(s, z), TANH_OUTPUT),
-        Op.HARDSWISH: _unary("HARD_SWISH", HardSwishQ, HardSwishQ.from_scales, None),
-        Op.SOFTMAX: _softmax,
-        **DATA_MOVEMENT,
-    }
-
-
-HANDLERS = _handlers()
+# The compute ops; data movement is in data_movement.py, both joined in handlers.py.
+COMPUTE: dict[Op, Callable[[Exporter, Node], None]] = {
+    Op.CONV2D: _conv2d,
+    Op.LINEAR: _linear,
+    Op.MATMUL: _matmul,
+    Op.REQUANTIZE: _requantize,
+    Op.ADD: _add_sub("ADD", "AddOptions", AddQ.from_scales),
+    Op.SUB: _add_sub("SUB", "SubOptions", AddQ.from_sub_scales),
+    Op.MUL: _mul,
+    Op.MAXIMUM: _min_max("MAXIMUM"),
+    Op.MINIMUM: _min_max("MINIMUM"),
+    Op.AVG_POOL2D: _pool("AVERAGE_POOL_2D"),
+    Op.MAX_POOL2D: _pool("MAX_POOL_2D"),
+    Op.MEAN: _mean,
+    Op.RELU: _clamp,
+    Op.CLAMP: _clamp,
+    Op.SIGMOID: _unary("LOGISTIC", LogisticQ, lambda s, z, so, zo: LogisticQ.from_scale(s, z), SIGMOID_OUTPUT),
+    Op.TANH: _unary("TANH", TanhQ, lambda s, z, so, zo: TanhQ.from_scale(s, z), TANH_OUTPUT),
+    Op.HARDSWISH: _unary("HARD_SWISH", HardSwishQ, HardSwishQ.from_scales, None),
+    Op.SOFTMAX: _softmax,
+}

@@ -11,6 +11,7 @@ import numpy as np
 from edgelower.interp.float_ops import IMPLS
 from edgelower.interp.integer import INTEGER_IMPLS
 from edgelower.ir.graph import Graph, Node, Op, TensorType
+from edgelower.ir.packed import dense
 from edgelower.ir.ops import OPS, complete_attrs
 from edgelower.ir.schedule import Schedule
 
@@ -66,7 +67,8 @@ def _evaluate_checked(node: Node, arrays: list[np.ndarray], types: Mapping[str, 
 
 def run_graph(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run every node in order; return fresh copies of the outputs."""
-    values: dict[str, np.ndarray] = {**graph.constants, **_bind_inputs(graph, inputs)}
+    values: dict[str, np.ndarray] = {**{k: dense(v) for k, v in graph.constants.items()},
+                                     **_bind_inputs(graph, inputs)}
     for node in graph.nodes:
         values.update(zip(node.outputs, _evaluate_checked(node, [values[i] for i in node.inputs], graph.types)))
     return [np.array(values[name]) for name in graph.outputs]
@@ -96,7 +98,7 @@ def run_schedule(schedule: Schedule, inputs: Sequence[np.ndarray]) -> list[np.nd
 
     def lookup(name: str) -> np.ndarray:
         if name in graph.constants:
-            return graph.constants[name]
+            return graph.constant(name)
         if name not in views:
             raise ValueError(f"value %{name} has no buffer in the schedule")
         return views[name]

@@ -1,6 +1,7 @@
 """The typed graph IR every pass and backend works on.
 
-A Graph is a value: frozen dataclasses, attributes in read-only mappings, constants as read-only numpy arrays.
+A Graph is a value: frozen dataclasses, attributes in read-only mappings, constants as read-only numpy arrays or
+packed values (edgelower.ir.packed) whose decode is their dense array.
 Values are named by strings (SSA: each name is defined once, by a graph input, a constant or one node output).
 Node order in `Graph.nodes` is a topological order; passes keep it so.
 """
@@ -13,6 +14,8 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from edgelower.ir.packed import Packed, dense
 
 
 class DType(enum.Enum):
@@ -195,7 +198,8 @@ class Graph:
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
-        consts = {k: v if not v.flags.writeable else _readonly(v) for k, v in self.constants.items()}
+        consts = {k: v if isinstance(v, Packed) or not v.flags.writeable else _readonly(v)
+                  for k, v in self.constants.items()}
         object.__setattr__(self, "constants", MappingProxyType(consts))
 
     def replace(self, **changes: Any) -> "Graph":
@@ -213,6 +217,10 @@ class Graph:
 
     def is_constant(self, name: str) -> bool:
         return name in self.constants
+
+    def constant(self, name: str) -> np.ndarray:
+        """A constant's dense array (the decode of a packed constant)."""
+        return dense(self.constants[name])
 
     def __str__(self) -> str:
         from edgelower.ir.printer import print_graph
@@ -249,8 +257,8 @@ class GraphBuilder:
         self.inputs.append(name)
         return name
 
-    def constant(self, hint: str, data: np.ndarray) -> str:
-        data = np.asarray(data)
+    def constant(self, hint: str, data) -> str:
+        data = data if isinstance(data, Packed) else np.asarray(data)
         name = self.fresh(hint)
         self.types[name] = TensorType(data.shape, DType.of(data.dtype))
         self.constants[name] = data

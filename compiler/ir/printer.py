@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelower.ir.graph import Graph
+from edgelower.ir.packed import Packed
 
 
 def _attr(value) -> str:
@@ -15,7 +16,9 @@ def _attr(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _const_summary(data: np.ndarray) -> str:
+def _const_summary(data) -> str:
+    if isinstance(data, Packed):
+        return f"{data.format} {data.nbytes} B of {_const_summary(data.decode())}"
     if data.size <= 4:
         return np.array2string(data.reshape(-1), separator=", ", precision=6)
     return f"<{data.size} values, sum={float(np.sum(data, dtype=np.float64)):.6g}>"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelower.ir.packed import Packed
+
 from edgelower.ir.graph import DType, Graph, Op
 from edgelower.ir.ops import IRError, infer_types
 from edgelower.ir.traits import is_integer, traits
@@ -30,6 +32,10 @@ def verify(graph: Graph, after: str = "", integer_only: bool = False) -> Graph:
         t = graph.types.get(name)
         if t is None or tuple(data.shape) != t.shape or np.dtype(data.dtype) != t.dtype.numpy:
             fail(f"constant %{name} data {data.dtype}{list(data.shape)} does not match its type {t}")
+        if isinstance(data, Packed):
+            decoded = data.decode()
+            if decoded.shape != t.shape or decoded.dtype != t.dtype.numpy:
+                fail(f"packed constant %{name} decodes to {decoded.dtype}{list(decoded.shape)}, not its type {t}")
         defined.add(name)
     for name in graph.types:
         if name != sanitize(name):
