@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelower.interp import evaluate_node
+from edgelower.ir.traits import is_integer
 from edgelower.ir.graph import Graph, Node, Op
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, alias, rewrite
 
@@ -78,7 +79,7 @@ def _identity_operand(value: float, commutes: bool):
     since a broadcasting identity still changes the shape, and only in plain float arithmetic: a fused activation
     or an integer rescale (`q`) is not the identity."""
     def rule(node: Node, ctx: RewriteContext) -> Rewrite | None:
-        if node.attrs.get("activation") is not None or node.attrs.get("q") is not None:
+        if node.attrs.get("activation") is not None or is_integer(node):
             return None
         x, c = node.inputs
         if _is_filled(ctx, c, value):

@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from edgelower.ir.graph import Graph, Node, Op
 from edgelower.ir.ops import activation_spec
-from edgelower.ir.traits import ops_where, traits
+from edgelower.ir.traits import is_integer, ops_where, traits
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, rewrite
 
 # The ops that take a fused `activation` attribute.
@@ -39,7 +39,7 @@ def fuse_activation(node: Node, ctx: RewriteContext) -> Rewrite | None:
     producer = ctx.producer(x)
     if producer is None or producer.op not in FUSES_ACTIVATION or producer.attrs.get("activation") is not None:
         return None
-    if node.attrs.get("q") is not None or producer.attrs.get("q") is not None:
+    if is_integer(node) or is_integer(producer):
         return None  # integer nodes hold their activation range in their `q` record (lower_integer folds it there)
     if not ctx.only_user(x, node) or ctx.type(x) != ctx.type(node.output):
         return None

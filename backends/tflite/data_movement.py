@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelower.ir.traits import is_integer
 from edgelower.ir.graph import Node, Op
 from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, inverse, permuted, \
     per_tensor, same_qparams
 
 
 def _plain(node: Node) -> None:
-    if node.attrs.get("q") is not None:
+    if is_integer(node):
         raise TFLiteExportError("an int8 data-movement node copies bytes and carries no q")
 
 

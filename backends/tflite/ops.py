@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from edgelower.ir.graph import Graph, Node, Op, QParams
-from edgelower.ir.traits import traits
+from edgelower.ir.traits import is_integer, traits
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, activation_range, f32
 from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, per_tensor, permuted, \
@@ -280,7 +280,7 @@ def _mul(ex: Exporter, node: Node) -> None:
 
 def _min_max(builtin: str) -> Callable:
     def handler(ex: Exporter, node: Node) -> None:
-        if node.attrs.get("q") is not None:
+        if is_integer(node):
             raise TFLiteExportError("int8 MAXIMUM / MINIMUM compare raw values and carry no q")
         same_qparams(ex, [*node.inputs, node.output])
         inputs, perm = _operands(ex, node)
