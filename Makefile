@@ -11,7 +11,7 @@ CORTEX_M_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 # gemmlowp's own fixedpoint.h and a C++ compiler: the int8 runtime's fixed point is checked against them.
 FIXEDPOINT_ORACLE_PACKAGES := libgemmlowp-dev g++
 
-.PHONY: demo test install clean cortex-m-tools fixedpoint-oracle
+.PHONY: demo test test-fast install clean cortex-m-tools fixedpoint-oracle
 
 install: $(STAMP)
 
@@ -27,8 +27,13 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# Everything: what CI runs.
 test: $(STAMP) cortex-m-tools fixedpoint-oracle
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests
+
+# The edit loop: the suite without tests marked slow (whole-zoo builds, emulator runs of every model).
+test-fast: $(STAMP) cortex-m-tools fixedpoint-oracle
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow" tests
 
 # System packages: installed when missing and possible (root, apt-get), else named; the tests that need them skip.
 cortex-m-tools:

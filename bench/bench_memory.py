@@ -34,7 +34,7 @@ from edgelower.interp import run_graph, run_schedule
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.plan_memory import greedy_by_size
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.memory import C_MEMORY
 from edgelower.passes.memory.features import NO_SHARING
 from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
 from edgelower.report import Report

@@ -25,7 +25,7 @@ from edgelower.interp import run_graph
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.fuse import fuse
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.memory import C_MEMORY
 from edgelower.passes.memory.features import NO_SHARING
 from edgelower.passes.memory.schedule_graph import MemoryOptions, schedule_graph
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.memory import C_MEMORY
 from edgelower.interp import run_graph, run_schedule
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.passes import PIPELINES, run_pipeline

@@ -26,7 +26,7 @@ from edgelower.interp import run_graph, run_schedule
 from edgelower.ir.graph import Graph, GraphBuilder, Op, TensorType
 from edgelower.ir.ops import activation_spec, pool_out
 from edgelower.passes import PIPELINES, run_pipeline
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.memory import C_MEMORY
 from edgelower.passes.memory.features import READ_BEFORE_WRITE
 from edgelower.passes.patches.choose_patches import GRIDS, choose_patches, patched_memory, plan_patches
 

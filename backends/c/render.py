@@ -25,7 +25,7 @@ from edgelower.ir.names import sanitize
 from edgelower.ir.schedule import Buffer, Kernel, Schedule
 from edgelower.ir.views import view_offset
 
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c.memory import C_MEMORY
 from edgelower.backends.c.context import Array, Call, KernelContext, Params, Scalar
 from edgelower.backends.c.dispatch import emit_kernel
 from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer, literals
