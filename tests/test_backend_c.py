@@ -71,7 +71,7 @@ def assert_matches(graph: Graph, inputs, got, rtol: float = 1e-5) -> None:
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale, equal_nan=True, err_msg=f"output %{name}")
 
 
-from families import FAMILIES, family  # noqa: E402  (one fixed graph per kernel family)
+from families import FAMILIES, Family, family  # noqa: E402  (one fixed graph per kernel family)
 
 
 def test_families_cover_every_op():
