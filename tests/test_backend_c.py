@@ -224,6 +224,19 @@ def test_non_finite_values_follow_the_interpreter():
     assert_matches(graph, [special], run_c(graph, [special]))
 
 
+def test_quantize_rounds_half_away_from_zero_exactly():
+    """QUANTIZE rounds the float32 quotient as roundf does, in the interpreter and in C: the float32 just below 0.5
+    goes to 0 (floorf(x + 0.5f) would round it to 1), halves go away from zero."""
+    values = np.float32([np.nextafter(np.float32(0.5), np.float32(0)), 0.5, 1.5, 2.5, -0.5, -2.5, -1.4999999])
+    values[-1] = -values[0]
+    f = Family("rounding")
+    f.out(Op.QUANTIZE, [f.b.input("x", TensorType(values.shape))], {"scale": 1.0, "zero_point": 0})
+    graph = f.b.build()
+    expected = np.int8([0, 1, 2, 3, -1, -3, 0])
+    np.testing.assert_array_equal(run_graph(graph, [values])[0], expected)
+    np.testing.assert_array_equal(run_c(graph, [values])[0], expected)
+
+
 # Beyond the required -Wall -Wextra -Werror -pedantic: no hidden double math (slow on single-precision FPUs), no
 # implicit narrowing, no casts that need more alignment than a target guarantees.
 STRICT = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wdouble-promotion", "-Wconversion", "-Wshadow",

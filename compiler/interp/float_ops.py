@@ -26,8 +26,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from edgelower.ir.graph import Op
+from edgelower.ir.graph import DType, Op
 from edgelower.ir.ops import parse_activation, pool_geometry, pool_out
+from edgelower.quant.arith import round_half_away
 
 Impl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
 
@@ -262,9 +263,9 @@ def _batch_norm(ins, attrs):
 
 def _quantize(ins, attrs):
     # TFLite AffineQuantize: float32 division, std::round (half away from zero), then the zero point and clamp.
-    scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], -128, 127).astype(np.int8)]
+    rounded = round_half_away(ins[0].astype(np.float32) / np.float32(attrs["scale"]))
+    int8 = DType.INT8
+    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], int8.min, int8.max).astype(int8.numpy)]
 
 
 def _dequantize(ins, attrs):

@@ -11,7 +11,7 @@ Which int8 nodes carry `q` (docs/quantization.md):
 - data movement (RESHAPE, PERMUTE, CONCAT, SLICE, EXPAND, PAD, UPSAMPLE_NEAREST, GATHER), MAX_POOL2D, MAXIMUM and
   MINIMUM never need one: on int8 they are exact copies and comparisons with the same qparams in and out, and the
   float implementations run on int8 arrays unchanged (they keep the dtype; PAD fills with its `value`, which
-  `lower_integer` sets to the zero point, and MAX_POOL2D pads with -128, which never wins a window holding an
+  `lower_integer` sets to the zero point, and MAX_POOL2D pads with int8's minimum, which never wins a window holding an
   input). MAX_POOL2D may carry a PoolQ for a fused activation clamp.
 """
 
@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from edgelower.quant import transformer
 from edgelower.interp import integer_nonlinear as nonlinear
-from edgelower.ir.graph import Op
+from edgelower.ir.graph import DType, Op
 from edgelower.ir.ops import pool_geometry, pool_out
 from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
@@ -32,7 +32,7 @@ from edgelower.quant.arith import multiply_by_quantized_multiplier, requantize, 
 
 IntImpl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
 
 
 def _record(attrs, *kinds):

@@ -11,7 +11,10 @@ import numpy as np
 from edgelower.quant import fixedpoint as fp
 from edgelower.quant.arith import multiply_by_quantized_multiplier, rounding_divide_by_pot
 
-INT8_MIN, INT8_MAX = -128, 127
+from edgelower.ir.graph import DType
+from edgelower.quant.records import SIGMOID_OUTPUT
+
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
 
 
 def _gemmlowp_unary(x: np.ndarray, q, function, output_shift: int, output_offset: int) -> np.ndarray:
@@ -27,8 +30,8 @@ def _gemmlowp_unary(x: np.ndarray, q, function, output_shift: int, output_offset
 
 
 def sigmoid(ins, attrs):
-    """reference_integer_ops::Logistic: output Q0.8 (scale 1/256) offset by -128."""
-    return [_gemmlowp_unary(ins[0], attrs["q"], fp.logistic, 31 - 8, -128)]
+    """reference_integer_ops::Logistic: output Q0.8 (scale 1/256) offset by its zero point."""
+    return [_gemmlowp_unary(ins[0], attrs["q"], fp.logistic, 31 - 8, SIGMOID_OUTPUT[1])]
 
 
 def tanh(ins, attrs):
@@ -94,8 +97,8 @@ def hardswish(ins, attrs):
 def softmax(ins, attrs):
     """reference_ops::Softmax<int8_t, int8_t> (TFLM's int8 path; only int16 uses lookup tables): along `axis`,
     differences to the row maximum rescaled to Q5.26, exp in Q0.31, the sum in Q12.19, its reciprocal from
-    GetReciprocal, and outputs in Q0.8 offset by -128. Differences below diff_min contribute nothing and give
-    -128."""
+    GetReciprocal, and outputs in Q0.8 offset by int8's minimum. Differences below diff_min contribute nothing and
+    give that minimum."""
     q, axis = attrs["q"], attrs["axis"]
     x = np.moveaxis(ins[0].astype(np.int64), axis, -1)
     diff = x - x.max(axis=-1, keepdims=True)

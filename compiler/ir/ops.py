@@ -318,7 +318,7 @@ OPS: dict[Op, OpSignature] = {
     Op.BATCH_NORM: OpSignature(5, 5, {"eps": 1e-5}, _batch_norm),
     # int32 accumulator (or int8) -> int8; all arithmetic in the required `q` record (docs/quantization.md)
     Op.REQUANTIZE: OpSignature(1, 1, {}, _requantize),
-    # q = clamp(round(x / scale) + zero_point, -128, 127), rounding half away from zero (TFLite AffineQuantize)
+    # q = clamp(round(x / scale) + zero_point) to int8, rounding half away from zero (TFLite AffineQuantize)
     Op.QUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _quantize),
     # x = (q - zero_point) * scale in float32
     Op.DEQUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _dequantize),

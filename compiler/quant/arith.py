@@ -21,6 +21,20 @@ import numpy as np
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
+def round_half_away(x):
+    """Round to the nearest integer, ties away from zero: C's round / roundf, std::round and TfLiteRound. The one
+    rounding of real values here: QUANTIZE, and every compile-time quantization (scales to multipliers, constants,
+    bounds and zero points to their grids), because TFLite computes all of them with std::round.
+
+    Exact in the precision of `x`: float64 for Python floats and float64 arrays, float32 for float32 arrays (TFLite
+    rounds the float32 quotient x / scale with roundf). The distance to trunc(x) is exact in any binary format,
+    where the textbook floor(|x| + 0.5) is not: |x| + 0.5 rounds first (0.49999997f + 0.5f == 1.0f). Returns
+    floats of x's type (call int() for a Python int)."""
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: infinities and NaN come back unchanged
+        return t + np.where(np.abs(x - t) >= 0.5, np.sign(x), 0).astype(t.dtype)
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """A real multiplier as (Q31 multiplier, shift) with real ~= multiplier * 2**(shift - 31).
 
@@ -29,7 +43,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 0
     fraction, shift = math.frexp(real)
-    q = int(math.floor(abs(fraction) * (1 << 31) + 0.5)) * (1 if fraction >= 0 else -1)
+    q = int(round_half_away(fraction * (1 << 31)))
     if abs(q) == 1 << 31:
         q //= 2
         shift += 1

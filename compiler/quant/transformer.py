@@ -23,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelower.errors import EdgelowerError
+from edgelower.ir.graph import DType
+from edgelower.quant.arith import round_half_away
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
 LN2 = math.log(2.0)
 
 # Worst-case |integer result - exact result| in output LSBs, over the valid ranges below. The exact result is the
@@ -44,8 +46,7 @@ def _check_range(what: str, value: float, lo: float, hi: float) -> None:
 
 
 def _round(x: float) -> int:
-    """Round half away from zero (compile time)."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    return int(round_half_away(x))
 
 
 def dyadic(real: float, max_shift: int = 62) -> tuple[int, int]:
@@ -104,17 +105,17 @@ SOFTMAX_METHODS = {
     "shiftmax": (0, 1 << (EXP_POLY_BITS - 1)),
 }
 SOFTMAX_SCALE_RANGE = (2.0 ** -16, 16.0)
-SOFTMAX_OUTPUT = (1.0 / 256.0, -128)  # scale, zero point: as TFLite's softmax
+SOFTMAX_OUTPUT = (1.0 / 256.0, INT8_MIN)  # scale, zero point: as TFLite's softmax
 
 
 @dataclass(frozen=True)
 class ISoftmaxQ:
     """SOFTMAX on int8 along the node's axis (I-BERT's integer softmax; Shiftmax with the "shiftmax" polynomial).
-    Output scale 1/256, zero point -128. With d = x_max - x >= 0 (the zero point cancels):
+    Output SOFTMAX_OUTPUT (scale 1/256, zero point int8's minimum). With d = x_max - x >= 0 (the zero point cancels):
 
         u = d * exp_multiplier (Q24 of d*S/ln2), z = u >> 24, phi = (u mod 2**24) >> 9 (Q15)
         e = (2**30 + (((poly_a * phi) >> 15) - poly_b) * phi) >> z          exp(-d*S) in Q30, e = 0 if d >= diff_limit
-        out = min(((e * floor(2**62 / sum(e)) + 2**53) >> 54) - 128, 127)   the sum is int64, at least 2**30
+        out = min(((e * floor(2**62 / sum(e)) + 2**53) >> 54) + zero point, int8 max)   the sum is int64, >= 2**30
     """
 
     exp_multiplier: int
@@ -206,7 +207,7 @@ class IGeluQ:
 
 def _zero_point(zp: int) -> int:
     if not INT8_MIN <= zp <= INT8_MAX:
-        raise ValueError(f"zero point {zp} is outside [-128, 127]")
+        raise ValueError(f"zero point {zp} is outside [{INT8_MIN}, {INT8_MAX}]")
     return int(zp)
 
 
@@ -262,7 +263,7 @@ class ILayerNormQ:
         _check_range("LAYER_NORM max |weight| * sqrt(cols) / output scale", gain, 0.0, LAYER_NORM_MAX_GAIN)
         _check_range("LAYER_NORM max |bias| / output scale", float(np.max(np.abs(beta))) / output_scale, 0.0,
                      LAYER_NORM_MAX_GAIN)
-        # sum(y**2) <= cols**3 * 127.5**2; eps / S**2 enters T at the same scale cols**3.
+        # sum(y**2) <= cols**3 * (255 / 2)**2; eps / S**2 enters T at the same scale cols**3.
         eps_term = cols ** 3 * eps / input_scale ** 2
         bound = cols ** 3 * 16257 + math.ceil(eps_term)
         if bound.bit_length() > 61:
@@ -334,7 +335,7 @@ def softmax_or(other):
 # --- the exact functions the error bounds are measured against (float64; tests and benchmarks only) --------------
 
 def _to_grid(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    q = np.sign(y) * np.floor(np.abs(y / scale) + 0.5) + zero_point
+    q = round_half_away(y / scale) + zero_point
     return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
 
 
