@@ -14,8 +14,9 @@ Numerical contract for float32 (the dtype every float op sees):
 
 Integer arrays run without ever passing through float: data movement, RELU, CLAMP, NEG, ABS, MAXIMUM, MINIMUM,
 REDUCE_MAX and GATHER keep the dtype; ADD, SUB, MUL wrap like C and torch; CONV2D, LINEAR, MATMUL and SUM
-accumulate in int64 and wrap once to the input dtype (the IR keeps the dtype where torch would promote SUM to
-int64). Quantized nodes (attribute `q` set) dispatch to `edgelower.interpreter_int.INTEGER_IMPLS`.
+accumulate in int64 and wrap once to the input dtype, or to CONV2D / LINEAR / MATMUL's `out_dtype` (the IR keeps
+the dtype where torch would promote SUM to int64). Quantized nodes (attribute `q` set) dispatch to
+`edgelower.interp.integer.INTEGER_IMPLS`; the other primitive integer ops are in `edgelower.interp.primitives`.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def _pad_hw(x: np.ndarray, top: int, left: int, bottom: int, right: int, value: 
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
 
 
+def _out_dtype(x: np.ndarray, attrs) -> np.dtype:
+    """Where CONV2D, LINEAR, MATMUL round or wrap their exact sum: `out_dtype`, else the input's dtype."""
+    return x.dtype if attrs.get("out_dtype") is None else np.dtype(attrs["out_dtype"])
+
+
 def _conv2d(ins, attrs):
     x, w = ins[0], ins[1]
     n, c, h, wd = x.shape
@@ -112,7 +118,7 @@ def _conv2d(ins, attrs):
     y = np.matmul(_wide(w).reshape(groups, o // groups, cg * kh * kw), cols).reshape(n, o, oh, ow)
     if len(ins) == 3:
         y = y + _wide(ins[2]).reshape(1, o, 1, 1)
-    return [_narrow(y, x.dtype)]
+    return [_narrow(y, _out_dtype(x, attrs))]
 
 
 def _linear(ins, attrs):
@@ -120,12 +126,12 @@ def _linear(ins, attrs):
     y = _wide(x) @ _wide(w).T
     if len(ins) == 3:
         y = y + _wide(ins[2])
-    return [_narrow(y, x.dtype)]
+    return [_narrow(y, _out_dtype(x, attrs))]
 
 
 def _matmul(ins, attrs):
     a, b = ins
-    return [_narrow(np.matmul(_wide(a), _wide(b)), a.dtype)]
+    return [_narrow(np.matmul(_wide(a), _wide(b)), _out_dtype(a, attrs))]
 
 
 def _relu(x):

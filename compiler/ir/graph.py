@@ -199,6 +199,19 @@ class Op(enum.Enum):
     LOG_SOFTMAX = enum.auto()
     LAYER_NORM = enum.auto()
     BATCH_NORM = enum.auto()
+    # primitive integer arithmetic (edgelower.interp.primitives): with ADD, SUB, MUL, NEG, ABS, MAXIMUM, MINIMUM,
+    # CLAMP, SUM, REDUCE_MAX, int32-accumulating CONV2D / LINEAR / MATMUL and data movement on integers, what
+    # `decompose_integer` writes every integer op in
+    CAST = enum.auto()
+    SHIFT_LEFT = enum.auto()
+    SHIFT_RIGHT = enum.auto()
+    BITWISE_AND = enum.auto()
+    MUL_HIGH = enum.auto()
+    ROUNDING_SHIFT_RIGHT = enum.auto()
+    TRUNC_DIV = enum.auto()
+    COMPARE = enum.auto()
+    WHERE = enum.auto()
+    CLZ = enum.auto()
 
 
 def freeze(value: Any) -> Any:
