@@ -14,30 +14,14 @@ Conventions shared by the interpreter, every pass and every backend:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
-
-import numpy as np
+from typing import Any, Mapping, Sequence
 
 from edgelower.ir.graph import DType, Op, TensorType
+from edgelower.ir.integer_signatures import PRIMITIVE_INTEGER_OPS, PRIMITIVE_SIGNATURES, accumulator_dtype
+from edgelower.ir.signature import REQUIRED, Infer, IRError, OpSignature, broadcast_shapes
+from edgelower.ir.signature import binary as _binary
 
-Infer = Callable[[Sequence[TensorType], Mapping[str, Any]], list[TensorType]]
-
-
-class IRError(ValueError):
-    """A malformed graph or node; the message names the node."""
-
-
-@dataclass(frozen=True)
-class OpSignature:
-    min_inputs: int
-    max_inputs: int
-    attrs: Mapping[str, Any]  # name -> default (REQUIRED when it has none)
-    infer: Infer
-
-
-REQUIRED = object()
-
+__all__ = ["OPS", "IRError", "OpSignature", "REQUIRED", "Infer", "broadcast_shapes", "PRIMITIVE_INTEGER_OPS"]
 
 def _same(ins, attrs):
     return [ins[0]]
@@ -45,19 +29,6 @@ def _same(ins, attrs):
 
 def _float_same(ins, attrs):
     return [TensorType(ins[0].shape, DType.FLOAT32)]
-
-
-def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
-    try:
-        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
-    except ValueError as e:
-        raise IRError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from e
-
-
-def _binary(ins, attrs):
-    if ins[0].dtype != ins[1].dtype:
-        raise IRError(f"operand dtypes differ: {ins[0].dtype.value} and {ins[1].dtype.value}")
-    return [TensorType(broadcast_shapes(ins[0].shape, ins[1].shape), ins[0].dtype)]
 
 
 def _add(ins, attrs):
@@ -128,7 +99,7 @@ def _conv2d(ins, attrs):
     if oh <= 0 or ow <= 0:
         raise IRError(f"conv2d output would be empty ({oh}x{ow})")
     _check_activation(ins, attrs)
-    return [TensorType((n, o, oh, ow), _accumulator_dtype(ins, attrs))]
+    return [TensorType((n, o, oh, ow), accumulator_dtype(ins, attrs))]
 
 
 def _linear(ins, attrs):
@@ -138,7 +109,7 @@ def _linear(ins, attrs):
     if len(ins) == 3 and ins[2].shape != (w.shape[0],):
         raise IRError(f"linear bias shape {ins[2].shape} != ({w.shape[0]},)")
     _check_activation(ins, attrs)
-    return [TensorType(x.shape[:-1] + (w.shape[0],), _accumulator_dtype(ins, attrs))]
+    return [TensorType(x.shape[:-1] + (w.shape[0],), accumulator_dtype(ins, attrs))]
 
 
 def _matmul(ins, attrs):
@@ -146,29 +117,9 @@ def _matmul(ins, attrs):
     if len(a.shape) < 2 or len(b.shape) < 2 or a.shape[-1] != b.shape[-2]:
         raise IRError(f"matmul: {a.shape} @ {b.shape}")
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    return [TensorType(batch + (a.shape[-2], b.shape[-1]), _accumulator_dtype(ins, attrs))]
+    return [TensorType(batch + (a.shape[-2], b.shape[-1]), accumulator_dtype(ins, attrs))]
 
 
-def _accumulator_dtype(ins, attrs) -> DType:
-    """The result dtype of CONV2D, LINEAR, MATMUL: `out_dtype`, an integer type at least as wide as the two integer
-    operands (a bias has that type), or the first operand's."""
-    if attrs.get("out_dtype") is None:
-        return ins[0].dtype
-    out = _dtype_attr(attrs["out_dtype"])
-    x, w = ins[0].dtype, ins[1].dtype
-    if not (x.is_integer and w == x and out.is_integer and out.bits >= x.bits):
-        raise IRError(f"out_dtype {out.value} accumulates two operands of one integer type no wider, got "
-                      f"{x.value} and {w.value}")
-    if len(ins) == 3 and ins[2].dtype != out:
-        raise IRError(f"the bias of an accumulation into {out.value} is {ins[2].dtype.value}")
-    return out
-
-
-def _dtype_attr(value) -> DType:
-    try:
-        return DType(value)
-    except ValueError:
-        raise IRError(f"{value!r} is not a dtype ({', '.join(d.value for d in DType)})") from None
 
 
 def _pool2d(ins, attrs):
@@ -304,53 +255,6 @@ def _dequantize(ins, attrs):
     return [TensorType(ins[0].shape, DType.FLOAT32)]
 
 
-def _integers(ins, dtypes=None) -> None:
-    for t in ins:
-        if not t.dtype.is_integer or (dtypes is not None and t.dtype not in dtypes):
-            raise IRError(f"operands must be {'integers' if dtypes is None else ' or '.join(d.value for d in dtypes)}"
-                          f", got {t}")
-
-
-def _integer_binary(dtypes=None) -> Infer:
-    def infer(ins, attrs):
-        _integers(ins, dtypes)
-        return _binary(ins, attrs)
-    return infer
-
-
-def _cast(ins, attrs):
-    out = _dtype_attr(attrs["dtype"])
-    if not (ins[0].dtype.is_integer or ins[0].dtype is DType.BOOL) or not out.is_integer:
-        raise IRError(f"cast converts integers or bool to integers, got {ins[0].dtype.value} -> {out.value}")
-    return [TensorType(ins[0].shape, out)]
-
-
-def _bitwise_and(ins, attrs):
-    if any(not (t.dtype.is_integer or t.dtype is DType.BOOL) for t in ins):
-        raise IRError(f"bitwise_and takes integers or bool, got {ins[0]} and {ins[1]}")
-    return _binary(ins, attrs)
-
-
-COMPARE_PREDICATES = ("lt", "le", "gt", "ge", "eq", "ne")
-
-
-def _compare(ins, attrs):
-    if attrs["predicate"] not in COMPARE_PREDICATES:
-        raise IRError(f"compare predicate {attrs['predicate']!r} is not one of {COMPARE_PREDICATES}")
-    _integers(ins)
-    return [TensorType(_binary(ins, attrs)[0].shape, DType.BOOL)]
-
-
-def _where(ins, attrs):
-    cond, a, b = ins
-    if cond.dtype is not DType.BOOL or a.dtype != b.dtype:
-        raise IRError(f"where takes a bool condition and two values of one dtype, got {cond}, {a}, {b}")
-    return [TensorType(broadcast_shapes(cond.shape, a.shape, b.shape), a.dtype)]
-
-
-def _clz(ins, attrs):
-    _integers(ins, (DType.INT32, DType.INT64))
-    return [ins[0]]
 
 
 _pool_attrs = {"kernel": REQUIRED, "stride": REQUIRED, "padding": (0, 0, 0, 0), "ceil_mode": False}
@@ -397,18 +301,7 @@ OPS: dict[Op, OpSignature] = {
     Op.QUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _quantize),
     # x = (q - zero_point) * scale in float32
     Op.DEQUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _dequantize),
-    # the primitive integer ops (edgelower.interp.primitives defines each)
-    Op.CAST: OpSignature(1, 1, {"dtype": REQUIRED}, _cast),  # wraps modulo 2**bits; bool is 0 or 1
-    Op.SHIFT_LEFT: OpSignature(2, 2, {}, _integer_binary()),
-    Op.SHIFT_RIGHT: OpSignature(2, 2, {}, _integer_binary()),
-    Op.BITWISE_AND: OpSignature(2, 2, {}, _bitwise_and),
-    Op.MUL_HIGH: OpSignature(2, 2, {}, _integer_binary((DType.INT16, DType.INT32))),
-    Op.ROUNDING_SHIFT_RIGHT: OpSignature(2, 2, {}, _integer_binary((DType.INT8, DType.INT16, DType.INT32,
-                                                                     DType.INT64))),
-    Op.TRUNC_DIV: OpSignature(2, 2, {}, _integer_binary()),
-    Op.COMPARE: OpSignature(2, 2, {"predicate": REQUIRED}, _compare),
-    Op.WHERE: OpSignature(3, 3, {}, _where),
-    Op.CLZ: OpSignature(1, 1, {}, _clz),
+    **PRIMITIVE_SIGNATURES,
 }
 
 assert set(OPS) == set(Op), f"ops without a signature: {set(Op) - set(OPS)}"
@@ -421,6 +314,7 @@ FLOAT_ONLY = {Op.DIV, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.EXP, Op.LOG, Op.
 # Every op may carry `q`: the record of integer parameters that defines its arithmetic on quantized tensors
 # (docs/quantization.md). None on float nodes.
 COMMON_ATTRS = {"q": None}
+
 
 # Ops whose integer form accumulates int8 x int8 into int32 (requantized by a following REQUANTIZE, or by the node
 # itself when its record carries the requantization: the fused form, int8 out).
