@@ -4,6 +4,7 @@ kernel family (docs/quantization.md).
     requant_records(channels, axis)   -> RequantQ, per tensor or per channel
     add_records(), mul_records(), clamp_records(), hardswish_records(), logistic_records(kind), softmax_records()
     int8_graphs(families=FAMILIES)    -> (Graph, inputs): one int8 sub-graph per family, side by side
+                                         (the transformer family's I-BERT records come from their constructors)
     FAMILIES                          -> family name -> composite strategy adding that family's nodes
 
 Half of the records come from the `edgelower.quant.records` constructors on random scales and zero points (what
@@ -15,6 +16,7 @@ drawn again as raw ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,10 +26,13 @@ from hypothesis import strategies as st
 from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
 from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
+from edgelower.quant.transformer import GELU_MIN_OUTPUT_SCALE, GELU_SCALE_RANGE, SOFTMAX_METHODS, SOFTMAX_SCALE_RANGE, \
+    IGeluQ, ILayerNormQ, ISoftmaxQ
 
 from strategies import attributes, image_shapes
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
+INT32_MIN, INT32_MAX = DType.INT32.min, DType.INT32.max
 EDGE_INT32 = (INT32_MIN, INT32_MIN + 1, -(1 << 30), -1, 0, 1, 1 << 30, INT32_MAX - 1, INT32_MAX)
 
 zero_points = st.integers(-128, 127)
@@ -271,9 +276,44 @@ def movement_family(draw, g: Int8Graph) -> None:
     g.out(Op.GATHER, [table, g.b.constant("idx", np.array([4, 0, 4, 2], np.int32))])
 
 
+def _log_scale(draw, lo: float, hi: float) -> float:
+    return 2.0 ** draw(st.floats(math.log2(lo), math.log2(hi)))
+
+
+@st.composite
+def transformer_family(draw, g: Int8Graph) -> None:
+    """The I-BERT forms: softmax (i-exp and Shiftmax) along a random axis, i-GELU, and LayerNorm with its int32
+    affine inputs, their records from the constructors across each one's valid scales."""
+    shape = draw(st.sampled_from([(3, 17), (2, 3, 5), (2, 40)]))
+    zp = draw(zero_points)
+    x = g.input(shape, zp, values=_rows(draw, g, shape))
+    method = draw(st.sampled_from(sorted(SOFTMAX_METHODS)))
+    softmax = ISoftmaxQ.from_scale(_log_scale(draw, *SOFTMAX_SCALE_RANGE), method)
+    g.out(Op.SOFTMAX, [x], {"axis": draw(st.integers(0, len(shape) - 1)), "q": softmax})
+    s_in = _log_scale(draw, *GELU_SCALE_RANGE)
+    g.out(Op.GELU, [x], {"q": IGeluQ.from_scales(s_in, zp, _log_scale(draw, GELU_MIN_OUTPUT_SCALE, 8.0),
+                                                  draw(zero_points))})
+    cols = shape[-1]
+    gamma, beta = g.rng.normal(0.0, 1.5, cols), g.rng.normal(0.0, 1.0, cols)
+    out_scale = (draw(st.floats(0.5, 8.0)) * np.max(np.abs(gamma)) + np.max(np.abs(beta))) / INT8_MAX
+    eps = draw(st.sampled_from([0.0, 1e-12, 1e-5, 1e-3]))
+    q, w, b = ILayerNormQ.from_scales(cols, _log_scale(draw, 2.0 ** -10, 16.0), eps, gamma, beta, out_scale,
+                                      draw(zero_points))
+    g.out(Op.LAYER_NORM, [x, g.b.constant("ln_w", w), g.b.constant("ln_b", b)], {"normalized_ndim": 1, "q": q})
+
+
+def _rows(draw, g: Int8Graph, shape) -> np.ndarray:
+    """int8 values, uniform or squeezed into a narrow band below a top value (near-uniform softmax rows,
+    near-constant and constant LayerNorm rows)."""
+    spread = draw(st.sampled_from([255, 255, 32, 1, 0]))
+    top = draw(st.integers(INT8_MIN + spread, INT8_MAX))
+    return top - g.rng.integers(0, spread, shape, endpoint=True)
+
+
 FAMILIES: dict[str, Callable[[Int8Graph], st.SearchStrategy]] = {
     "conv": conv_family, "dense": dense_family, "elementwise": elementwise_family,
-    "activation": activation_family, "pool": pool_family, "movement": movement_family}
+    "activation": activation_family, "pool": pool_family, "movement": movement_family,
+    "transformer": transformer_family}
 
 
 @st.composite

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -60,6 +60,16 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     lo, hi = bounds[activation]
     return (INT8_MIN if lo is None else max(INT8_MIN, quantize(lo)),
             INT8_MAX if hi is None else min(INT8_MAX, quantize(hi)))
+
+
+def record_of(attrs: Mapping[str, Any], *kinds: type) -> Any:
+    """A node's `q`, checked to be one of `kinds`; integer nodes hold their activation range in `q`."""
+    q = attrs["q"]
+    if not isinstance(q, kinds):
+        raise ValueError(f"q must be a {' or '.join(k.__name__ for k in kinds)}, got {type(q).__name__}")
+    if attrs.get("activation") is not None:
+        raise ValueError(f"an integer node holds its activation range in q, not in activation={attrs['activation']}")
+    return q
 
 
 def _check_zero_point(zp: int, what: str) -> int:
