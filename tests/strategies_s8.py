@@ -5,6 +5,7 @@ kernel family (docs/quantization.md).
     add_records(), mul_records(), clamp_records(), hardswish_records(), logistic_records(kind), softmax_records()
     int8_graphs(families=FAMILIES)    -> (Graph, inputs): one int8 sub-graph per family, side by side
                                          (the transformer family's I-BERT records come from their constructors)
+    EDGE_GRAPHS                       -> name -> () -> (Graph, inputs): fixed graphs at the limits of the arithmetic
     FAMILIES                          -> family name -> composite strategy adding that family's nodes
 
 Half of the records come from the `edgelower.quant.records` constructors on random scales and zero points (what
@@ -328,3 +329,71 @@ def int8_graphs(draw, families: tuple[str, ...] = tuple(FAMILIES)) -> tuple[Grap
 def count(graph: Graph, op: Op) -> int:
     return sum(node.op is op for node in graph.nodes)
 
+
+
+# --- fixed graphs at the edges of the fixed-point arithmetic -------------------------------------------------------
+
+MULTIPLIERS = (0, 1, 1 << 30, (1 << 30) + 12345, INT32_MAX - 1, INT32_MAX)
+SHIFTS = (-31, -30, -17, -1, 0, 1, 17, 30, 31)
+
+
+def requantize_limits() -> tuple[Graph, list[np.ndarray]]:
+    """int32 accumulators at INT32_MIN, INT32_MAX and between, through every pairing of limit multipliers and
+    shifts (the left shift of a positive shift wraps), with the output offset and activation range at their ends:
+    one REQUANTIZE node per pairing, per tensor and per channel."""
+    rng = np.random.default_rng(7)
+    acc = np.concatenate([EDGE_INT32, rng.integers(INT32_MIN, INT32_MAX, 55, endpoint=True)])
+    acc = acc.astype(np.int32).reshape(4, 16)
+    b = GraphBuilder("edges")
+    x = b.input("acc", TensorType(acc.shape, DType.INT32))
+    for i, m in enumerate(MULTIPLIERS):
+        for j, s in enumerate(SHIFTS):
+            offset = (INT8_MIN, INT8_MAX, 0)[(i + j) % 3]
+            lo, hi = ((INT8_MIN, INT8_MAX), (-5, 9), (INT8_MAX, INT8_MAX))[(i * j) % 3]
+            b.output(b.op(Op.REQUANTIZE, [x], {"q": RequantQ((m,), (s,), offset, 0, lo, hi)}))
+    per_channel = RequantQ(MULTIPLIERS[:4], (-31, 0, 30, 31), 3, -7, INT8_MIN, INT8_MAX, axis=0)
+    b.output(b.op(Op.REQUANTIZE, [x], {"q": per_channel}))
+    return b.build(), [acc]
+
+
+def wrapping_accumulators() -> tuple[Graph, list[np.ndarray]]:
+    """Saturated inputs and weights with biases at INT32_MIN / INT32_MAX and both zero points nonzero: the int32
+    accumulators of CONV2D, LINEAR and MATMUL wrap."""
+    g = Int8Graph(GraphBuilder("wrap"), np.random.default_rng(1))
+    x = g.input((1, 4, 5, 5), INT8_MIN, values=np.full((1, 4, 5, 5), INT8_MAX))
+    weights = g.b.constant("w", np.full((4, 4, 3, 3), INT8_MAX, np.int8))
+    for bias in (np.full(4, INT32_MIN), np.full(4, INT32_MAX), np.array(EDGE_INT32[:4])):
+        acc = g.op(Op.CONV2D, [x, weights, g.b.constant("b", bias.astype(np.int32))],
+                   {"padding": (1, 1, 1, 1), "q": ConvQ(-INT8_MIN, INT8_MAX)})
+        g.b.output(acc)
+        g.out(Op.REQUANTIZE, [acc], {"q": RequantQ((INT32_MAX,), (30,), INT8_MAX, 0)})
+    a = g.input((2, 3, 70), INT8_MIN, values=np.full((2, 3, 70), INT8_MAX))
+    w = g.b.constant("fc", np.full((5, 70), INT8_MIN, np.int8))
+    fc_bias = g.b.constant("fc_b", np.full(5, INT32_MAX, np.int32))
+    g.b.output(g.op(Op.LINEAR, [a, w, fc_bias], {"q": ConvQ(-INT8_MIN, INT8_MAX)}))
+    v = g.input((70, 4), INT8_MAX, values=np.full((70, 4), INT8_MIN))
+    g.b.output(g.op(Op.MATMUL, [a, v], {"q": ConvQ(-INT8_MIN, -INT8_MAX)}))
+    return g.b.build(), g.inputs
+
+
+def binary_limits() -> tuple[Graph, list[np.ndarray]]:
+    """ADD, SUB and MUL with limit multipliers and shifts, offsets at the ends of int8."""
+    rng = np.random.default_rng(3)
+    b = GraphBuilder("binary_edges")
+    x = b.input("x", TensorType((8, 16), DType.INT8, QParams((0.1,), (0,))))
+    y = b.input("y", TensorType((16,), DType.INT8, QParams((0.1,), (0,))))
+    for m in MULTIPLIERS:
+        for s in (-31, -1, 0):
+            add = AddQ(-INT8_MIN, -INT8_MAX, INT8_MIN, 20, m, s, INT32_MAX - m, -31 - s, m, s)
+            b.output(b.op(Op.ADD, [x, y], {"q": add}))
+            b.output(b.op(Op.SUB, [y, x], {"q": add}))
+        for s in (-31, 0, 30):
+            b.output(b.op(Op.MUL, [x, y], {"q": MulQ(INT8_MIN, -INT8_MIN, INT8_MAX, m, s)}))
+    inputs = [rng.integers(INT8_MIN, INT8_MAX, (8, 16), endpoint=True).astype(np.int8),
+              np.array([INT8_MIN, INT8_MAX] * 8, np.int8)]
+    return b.build(), inputs
+
+
+EDGE_GRAPHS: dict[str, Callable[[], tuple[Graph, list[np.ndarray]]]] = {
+    "requantize_limits": requantize_limits, "wrapping_accumulators": wrapping_accumulators,
+    "binary_limits": binary_limits}

@@ -19,9 +19,9 @@ from edgelower.ir.ops import IRError, PRIMITIVE_INTEGER_OPS
 from edgelower.ir.verifier import verify
 from edgelower.passes.fuse import fuse
 from edgelower.passes.integer.decompose_integer import decompose_integer, lower_to_primitives
-from edgelower.quant.records import AddQ, ConvQ, MulQ, RequantQ
+from edgelower.quant.records import ConvQ, LogisticQ, RequantQ, TanhQ
 
-from strategies_s8 import EDGE_INT32, INT32_MAX, INT32_MIN, Int8Graph, int8_graphs
+from strategies_s8 import EDGE_GRAPHS, Int8Graph, int8_graphs
 
 EXAMPLES = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                            HealthCheck.data_too_large])
@@ -57,58 +57,28 @@ def test_fused_requantization_decomposes_to_the_same_bytes(case):
     assert_decomposes_exactly(fuse(graph), inputs)
 
 
-MULTIPLIERS = (0, 1, 1 << 30, (1 << 30) + 12345, INT32_MAX - 1, INT32_MAX)
-SHIFTS = (-31, -30, -17, -1, 0, 1, 17, 30, 31)
+@pytest.mark.parametrize("name", sorted(EDGE_GRAPHS))
+def test_edges_of_the_fixed_point_arithmetic(name):
+    """strategies_s8.EDGE_GRAPHS: requantization at every pairing of limit multipliers and shifts; int32
+    accumulators that wrap, with both zero points (the expanded form: zero-point padding, offset bias, weight
+    offset times window sums, wraps with them); ADD / SUB / MUL with limit multipliers and shifts."""
+    graph, inputs = EDGE_GRAPHS[name]()
+    assert_decomposes_exactly(graph, inputs)
+    assert_decomposes_exactly(fuse(graph), inputs)
 
 
-def test_requantize_at_every_multiplier_and_shift_limit():
-    rng = np.random.default_rng(7)
-    acc = np.concatenate([EDGE_INT32, rng.integers(INT32_MIN, INT32_MAX, 55, endpoint=True)])
-    acc = acc.astype(np.int32).reshape(4, 16)
-    b = GraphBuilder("edges")
-    x = b.input("acc", TensorType(acc.shape, DType.INT32))
-    for i, m in enumerate(MULTIPLIERS):
-        for j, s in enumerate(SHIFTS):
-            offset, (lo, hi) = (-128, 127, 0)[(i + j) % 3], ((-128, 127), (-5, 9), (127, 127))[(i * j) % 3]
-            b.output(b.op(Op.REQUANTIZE, [x], {"q": RequantQ((m,), (s,), offset, 0, lo, hi)}))
-    b.output(b.op(Op.REQUANTIZE, [x], {"q": RequantQ(MULTIPLIERS[:4], (-31, 0, 30, 31), 3, -7, -128, 127, axis=0)}))
-    assert_decomposes_exactly(b.build(), [acc])
-
-
-def test_accumulators_that_wrap_past_int32_with_both_zero_points():
-    """Saturated inputs and weights, biases at the int32 limits, input and weight offsets: the int32 accumulator
-    wraps, and the expanded form (zero-point padding, offset bias, weight offset times window sums) wraps with it."""
-    g = Int8Graph(GraphBuilder("wrap"), np.random.default_rng(1))
-    x = g.input((1, 4, 5, 5), -128, values=np.full((1, 4, 5, 5), 127))
-    weights = g.b.constant("w", np.full((4, 4, 3, 3), 127, np.int8))
-    for bias in (np.full(4, INT32_MIN), np.full(4, INT32_MAX), np.array(EDGE_INT32[:4])):
-        acc = g.op(Op.CONV2D, [x, weights, g.b.constant("b", bias.astype(np.int32))],
-                   {"padding": (1, 1, 1, 1), "q": ConvQ(128, 127)})
-        g.b.output(acc)
-        g.out(Op.REQUANTIZE, [acc], {"q": RequantQ((INT32_MAX,), (30,), 127, 0)})
-    a = g.input((2, 3, 70), -128, values=np.full((2, 3, 70), 127))
-    w = g.b.constant("fc", np.full((5, 70), -128, np.int8))
-    g.b.output(g.op(Op.LINEAR, [a, w, g.b.constant("fc_b", np.full(5, INT32_MAX, np.int32))], {"q": ConvQ(128, 127)}))
-    g.b.output(g.op(Op.MATMUL, [a, g.input((70, 4), 127, values=np.full((70, 4), -128))], {"q": ConvQ(128, -127)}))
-    graph = g.b.build()
-    assert_decomposes_exactly(graph, g.inputs)
-    assert_decomposes_exactly(fuse(graph), g.inputs)
-
-
-def test_add_and_mul_with_limit_multipliers_and_shifts():
-    rng = np.random.default_rng(3)
-    b = GraphBuilder("binary_edges")
-    x = b.input("x", TensorType((8, 16), DType.INT8, QParams((0.1,), (0,))))
-    y = b.input("y", TensorType((16,), DType.INT8, QParams((0.1,), (0,))))
-    for m in MULTIPLIERS:
-        for s in (-31, -1, 0):
-            add = AddQ(128, -127, -128, 20, m, s, INT32_MAX - m, -31 - s, m, s)
-            b.output(b.op(Op.ADD, [x, y], {"q": add}))
-            b.output(b.op(Op.SUB, [y, x], {"q": add}))
-        for s in (-31, 0, 30):
-            b.output(b.op(Op.MUL, [x, y], {"q": MulQ(-128, 128, 127, m, s)}))
-    inputs = [rng.integers(-128, 128, (8, 16)).astype(np.int8), np.array([-128, 127] * 8, np.int8)]
-    assert_decomposes_exactly(b.build(), inputs)
+def test_logistic_and_tanh_of_coarse_inputs_saturate_everywhere():
+    """From input scale 8 on TFLite's range radius is 0 and its Q4.27 rescaling would shift left by 31 or more:
+    every output saturates, in the record form and in the decomposition."""
+    b = GraphBuilder("coarse")
+    x = b.input("x", TensorType((256,), DType.INT8, QParams((16.0,), (3,))))
+    for scale in (8.0, 16.0, 40.0):
+        b.output(b.op(Op.SIGMOID, [x], {"q": LogisticQ.from_scale(scale, 3)}))
+        b.output(b.op(Op.TANH, [x], {"q": TanhQ.from_scale(scale, 3)}))
+    graph, inputs = b.build(), [np.arange(-128, 128).astype(np.int8)]
+    saturated = np.where(np.arange(-128, 128) - 3 <= 0, -128, 127)
+    assert all(np.array_equal(out, saturated) for out in run_graph(graph, inputs))
+    assert_decomposes_exactly(graph, inputs)
 
 
 def test_constant_terms_fold_into_constants():

@@ -19,6 +19,9 @@ def _gemmlowp_unary(A: IntegerAlgebra, x, q, function, output_shift: int, output
     """The body shared by reference_integer_ops::Logistic and ::Tanh: inputs at or beyond the range radius
     saturate; the others are rescaled to Q4.27, mapped by `function` to Q0.31, and rounded to 8 bits."""
     value = A.add(A.cast(x, INT32), q.input_offset)
+    if q.input_range_radius == 0:
+        # Input scales of 8 and more: every input saturates (and the rescaling's shift would pass 31).
+        return A.where(A.le(value, 0), INT8_MIN, INT8_MAX, INT8)
     # |value| < 2**9, so a radius beyond int32 compares as INT32_MAX does.
     radius = min(q.input_range_radius, INT32.max)
     in_q4 = multiply_by_quantized_multiplier(A, A.clamp(value, -radius, radius), q.input_multiplier,

@@ -3,8 +3,9 @@ kernels (TVM, MLIR, HLS): each node with a `q` record becomes its program (edgel
 on a graph builder, the very ops the interpreter evaluates for that node.
 
 Pre: a well-formed int8 graph whose integer ops carry `q` records (lower_integer's output, fused or not).
-Post: no node carries a `q` record; integer values are computed by primitive integer ops and data movement only
-(`verify(..., primitive_only=True)` when the graph had no float region); I/O names and types kept.
+Post: no node carries a `q` record: primitive integer ops and data movement compute the integers; I/O names kept.
+
+`verify(graph, primitive_only=True)` checks the postcondition of a graph without float regions (int_only).
 
 Exactness: the program is the node's definition, applied to the same values with the same types, so the
 interpreter computes the same bytes before and after (tests/test_decompose_integer.py). What a program computes
