@@ -137,8 +137,8 @@ def layer_norm_table(rng: np.random.Generator) -> None:
                     out_zp = int(np.clip(round(-128 - min(y.min(), 0.0) / out_scale), -128, 127))
                     q, w, b = it.ILayerNormQ.from_scales(cols, scale, eps, gamma, beta, out_scale, out_zp)
                     tallies.setdefault((cols, eps), Tally()).add(
-                        it.layer_norm(NUMPY, x, w, b, q, 1), it.exact_layer_norm(x, scale, zp, eps, gamma, beta, out_scale,
-                                                                          out_zp))
+                        it.layer_norm(NUMPY, x, w, b, q, 1),
+                        it.exact_layer_norm(x, scale, zp, eps, gamma, beta, out_scale, out_zp))
     print(f"LayerNorm, bound {it.ERROR_BOUNDS['layer_norm']} LSB; input scales 2^-10 .. 2^4:\n")
     print("| row length | eps | worst LSB | mean abs LSB | outputs off | outputs |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("dtype, bits, lo, hi", [
     (DType.INT2, 2, -2, 1), (DType.INT4, 4, -8, 7), (DType.INT8, 8, -128, 127), (DType.UINT8, 8, 0, 255),
-    (DType.INT16, 16, -32768, 32767), (DType.INT32, 32, -2 ** 31, 2 ** 31 - 1), (DType.INT64, 64, -2 ** 63, 2 ** 63 - 1),
-    (DType.BOOL, 8, 0, 1),
+    (DType.INT16, 16, -32768, 32767), (DType.INT32, 32, -2 ** 31, 2 ** 31 - 1),
+    (DType.INT64, 64, -2 ** 63, 2 ** 63 - 1), (DType.BOOL, 8, 0, 1),
 ])
 def test_integer_types_know_their_width_and_range(dtype, bits, lo, hi):
     assert (dtype.bits, dtype.min, dtype.max) == (bits, lo, hi)

@@ -198,7 +198,8 @@ class Exporter:
         model.operatorCodes = []
         for (code, version), _ in opcodes:
             opcode = schema.OperatorCodeT()
-            opcode.builtinCode, opcode.deprecatedBuiltinCode, opcode.version = code, min(code, DEPRECATED_CODE_MAX), version
+            opcode.builtinCode, opcode.version = code, version
+            opcode.deprecatedBuiltinCode = min(code, DEPRECATED_CODE_MAX)
             model.operatorCodes.append(opcode)
         model.subgraphs, model.buffers = [subgraph], self.buffers
         builder = self.flatbuffers.Builder(1024)

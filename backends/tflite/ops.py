@@ -371,7 +371,8 @@ def _softmax(ex: Exporter, node: Node) -> None:
     x, out, axis = node.inputs[0], node.output, node.attrs["axis"]
     (in_scale, _), out_q = per_tensor(ex, x), per_tensor(ex, out)
     if (f32(out_q[0]), out_q[1]) != (f32(SOFTMAX_OUTPUT[0]), SOFTMAX_OUTPUT[1]):
-        raise TFLiteExportError(f"TFLite's int8 SOFTMAX outputs scale 1/256, zero point {SOFTMAX_OUTPUT[1]}; %{out} has {out_q}")
+        raise TFLiteExportError(f"TFLite's int8 SOFTMAX outputs scale 1/256, zero point {SOFTMAX_OUTPUT[1]}; "
+                                f"%{out} has {out_q}")
     _check(_record(node, SoftmaxQ), SoftmaxQ.from_scale(in_scale))
     home = home_of(ex, x)
     perm = home if home[-1] == axis else tuple([p for p in home if p != axis] + [axis])

@@ -392,7 +392,8 @@ class HardSwishQ:
 @dataclass(frozen=True)
 class SoftmaxQ:
     """SOFTMAX on int8 over the last axis: TFLite's reference_ops::Softmax (gemmlowp fixed point: exp in Q0.31 of
-    input differences in Q5.26, sum in Q12.19, GetReciprocal). Output SOFTMAX_OUTPUT: scale 1/256, zero point int8's minimum.
+    input differences in Q5.26, sum in Q12.19, GetReciprocal). Output SOFTMAX_OUTPUT: scale 1/256, zero point
+    int8's minimum.
 
     input_multiplier / input_left_shift rescale (x - max) to Q5.26; differences below diff_min give int8's minimum."""
 
