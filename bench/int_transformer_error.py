@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from edgelower.interp.numpy_algebra import NUMPY
 from edgelower.quant import transformer as it
 from edgelower.interp.integer_nonlinear import softmax as tflite_softmax
 from edgelower.quant.records import SoftmaxQ
@@ -66,7 +67,7 @@ def gelu_table() -> None:
             calibrated = max((hi - lo) / 255.0, it.GELU_MIN_OUTPUT_SCALE)
             out_zp = int(np.clip(round(-128 - lo / calibrated), -128, 127))
             for out_scale in (calibrated, 2 * calibrated, 4 * calibrated):
-                got = it.gelu(x, it.IGeluQ.from_scales(scale, zp, out_scale, out_zp))
+                got = it.gelu(NUMPY, x, it.IGeluQ.from_scales(scale, zp, out_scale, out_zp))
                 tallies.setdefault(band(out_scale, edges), Tally()).add(
                     got, it.exact_gelu(x, scale, zp, out_scale, out_zp))
     print(f"GELU (i-GELU), bound {it.ERROR_BOUNDS['gelu']} LSB; by output scale, input scales 2^-10 .. 2^6:\n")
@@ -106,7 +107,7 @@ def softmax_table(rng: np.random.Generator) -> None:
                             continue
                         got = tflite_softmax([x], {"q": q, "axis": 1})[0]
                     else:
-                        got = it.softmax(x, 1, it.ISoftmaxQ.from_scale(scale, m))
+                        got = it.softmax(NUMPY, x, 1, it.ISoftmaxQ.from_scale(scale, m))
                     tallies[m].setdefault(band(scale, edges), Tally()).add(got, want)
     names = {"iexp": f"I-BERT i-exp (default), bound {it.ERROR_BOUNDS['softmax/iexp']}",
              "shiftmax": f"I-ViT Shiftmax polynomial, bound {it.ERROR_BOUNDS['softmax/shiftmax']}",
@@ -136,8 +137,8 @@ def layer_norm_table(rng: np.random.Generator) -> None:
                     out_zp = int(np.clip(round(-128 - min(y.min(), 0.0) / out_scale), -128, 127))
                     q, w, b = it.ILayerNormQ.from_scales(cols, scale, eps, gamma, beta, out_scale, out_zp)
                     tallies.setdefault((cols, eps), Tally()).add(
-                        it.layer_norm(x, w, b, q, 1), it.exact_layer_norm(x, scale, zp, eps, gamma, beta, out_scale,
-                                                                          out_zp))
+                        it.layer_norm(NUMPY, x, w, b, q, 1),
+                        it.exact_layer_norm(x, scale, zp, eps, gamma, beta, out_scale, out_zp))
     print(f"LayerNorm, bound {it.ERROR_BOUNDS['layer_norm']} LSB; input scales 2^-10 .. 2^4:\n")
     print("| row length | eps | worst LSB | mean abs LSB | outputs off | outputs |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -77,7 +77,7 @@ class CompiledModel:
 
         An int8 model (quantize="int8") takes and returns int8 at its C API. Here float inputs are converted for
         it: each float input of an int8 input is quantized with that input's scale and zero point (Op.QUANTIZE:
-        round half away from zero, clamp to [-128, 127]) and every int8 output comes back dequantized to float32,
+        round half away from zero, clamp to int8's range) and every int8 output comes back dequantized to float32,
         (q - zero_point) * scale. Given int8 arrays for its int8 inputs, it runs them raw and returns raw int8, as
         `run_numpy` always does."""
         as_torch = any(type(x).__module__.startswith("torch") for x in inputs)

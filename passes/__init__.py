@@ -11,6 +11,7 @@ from edgelower.ir.graph import Graph
 from edgelower.passes.canonicalize import canonicalize
 from edgelower.passes.fold_batchnorm import fold_batchnorm
 from edgelower.passes.fuse import fuse
+from edgelower.passes.integer.decompose_integer import lower_to_primitives
 from edgelower.passes.integer.lower_integer import LowerIntegerOptions, check_integer, lower_integer
 from edgelower.passes.integer.quantize import QuantizeOptions, quantize
 from edgelower.ir.verifier import verify as verify_graph
@@ -38,19 +39,25 @@ class Configured:
 
 Step = Union[Pass, Configured]
 
-# The one ordered list of graph passes per kind of target, keyed by what the target's backend needs: float32, or
-# int8 lowered to the `q` records that fused kernels read ("int8"). Targets whose backend renders a Schedule then
-# go through the planning step (passes/plan_schedule.py: memory plan, and patch-based inference when the memory
-# budget asks for it).
+# Calibrate on the folded float graph (what runs is what is observed), lower, then check the integer-only contract
+# (int_only=False: the plain verifier) before the integer graph is fused.
+_INT8 = (canonicalize, fold_batchnorm, canonicalize, Configured(quantize, QuantizeOptions),
+         Configured(lower_integer, LowerIntegerOptions), Configured(check_integer, LowerIntegerOptions), fuse)
+
+# The one ordered list of graph passes per kind of target, keyed by what the target's backend needs: float32, int8
+# lowered to the `q` records that fused kernels read ("int8"), or int8 as primitive integer ops that a backend
+# without integer kernels of its own expresses exactly ("int8-primitives"). Targets whose backend renders a
+# Schedule then go through the planning step (passes/plan_schedule.py: memory plan, and patch-based inference when
+# the memory budget asks for it).
 PIPELINES: dict[str, tuple[Step, ...]] = {
     # canonicalize again after folding: BATCH_NORM lowered to MUL + ADD may leave x * 1 + 0 and dead weights.
     # fuse after the rewrites: conv -> BN -> relu fuses only once BN is folded, and no-ops removed between conv and
     # relu.
     "float": (canonicalize, fold_batchnorm, canonicalize, fuse),
-    # Calibrate on the folded float graph (what runs is what is observed), lower, then check the integer-only
-    # contract (int_only=False: the plain verifier) before the integer graph is fused.
-    "int8": (canonicalize, fold_batchnorm, canonicalize, Configured(quantize, QuantizeOptions),
-             Configured(lower_integer, LowerIntegerOptions), Configured(check_integer, LowerIntegerOptions), fuse),
+    "int8": _INT8,
+    # Every record written as its program of primitive ops (passes/integer/decompose_integer.py); decomposing the
+    # fused record form gives the bytes of the unfused one.
+    "int8-primitives": _INT8 + (lower_to_primitives,),
 }
 
 

@@ -17,8 +17,9 @@ from edgelower.interp import run_graph
 from edgelower.ir.graph import DType, Graph, QParams
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.integer.lower_integer import LowerIntegerOptions, insert_qdq, lower_integer
-from edgelower.passes.integer.lower_integer_ops import INT32_MAX, INT32_MIN, quantize_array
+from edgelower.passes.integer.lower_integer_ops import quantize_array
 from edgelower.passes.integer.quantize import QuantizeOptions, quantize
+from edgelower.quant.arith import round_half_away
 
 from strategies import INPUT_BOUND
 
@@ -52,9 +53,8 @@ def to_int8(array: np.ndarray, qparams: QParams | None) -> np.ndarray:
     """An interface value as the integer graph takes it (Op.QUANTIZE's rounding); non-quantized values as they are."""
     if qparams is None:
         return array
-    scaled = np.asarray(array, np.float32) / np.float32(qparams.scale[0])
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return np.clip(rounded.astype(np.int64) + qparams.zero_point[0], -128, 127).astype(np.int8)
+    rounded = round_half_away(np.asarray(array, np.float32) / np.float32(qparams.scale[0]))
+    return np.clip(rounded.astype(np.int64) + qparams.zero_point[0], qparams.qmin, qparams.qmax).astype(np.int8)
 
 
 def to_real(array: np.ndarray, qparams: QParams | None) -> np.ndarray:
@@ -82,9 +82,7 @@ def grid_reference(quantized: Graph) -> Graph:
         if q is None or not qdq.types[name].dtype.is_float:
             continue
         is_bias = all(z == 0 for z in q.zero_point) and _is_bias(qdq, name)
-        lo, hi, dtype = (INT32_MIN, INT32_MAX, DType.INT32) if is_bias else \
-            (-127 if all(z == 0 for z in q.zero_point) else -128, 127, DType.INT8)
-        grid = quantize_array(data, q, lo, hi, dtype).astype(np.float64)
+        grid = quantize_array(data, q, DType.INT32 if is_bias else DType.INT8).astype(np.float64)
         scale, zp = np.asarray(q.scale), np.asarray(q.zero_point)
         if q.axis is not None and scale.size > 1:
             shape = [1] * data.ndim

@@ -4,6 +4,8 @@ kernel family (docs/quantization.md).
     requant_records(channels, axis)   -> RequantQ, per tensor or per channel
     add_records(), mul_records(), clamp_records(), hardswish_records(), logistic_records(kind), softmax_records()
     int8_graphs(families=FAMILIES)    -> (Graph, inputs): one int8 sub-graph per family, side by side
+                                         (the transformer family's I-BERT records come from their constructors)
+    EDGE_GRAPHS                       -> name -> () -> (Graph, inputs): fixed graphs at the limits of the arithmetic
     FAMILIES                          -> family name -> composite strategy adding that family's nodes
 
 Half of the records come from the `edgelower.quant.records` constructors on random scales and zero points (what
@@ -15,6 +17,7 @@ drawn again as raw ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,10 +27,13 @@ from hypothesis import strategies as st
 from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
 from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
     TanhQ
+from edgelower.quant.transformer import GELU_MIN_OUTPUT_SCALE, GELU_SCALE_RANGE, SOFTMAX_METHODS, SOFTMAX_SCALE_RANGE, \
+    IGeluQ, ILayerNormQ, ISoftmaxQ
 
 from strategies import attributes, image_shapes
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
+INT32_MIN, INT32_MAX = DType.INT32.min, DType.INT32.max
 EDGE_INT32 = (INT32_MIN, INT32_MIN + 1, -(1 << 30), -1, 0, 1, 1 << 30, INT32_MAX - 1, INT32_MAX)
 
 zero_points = st.integers(-128, 127)
@@ -271,9 +277,44 @@ def movement_family(draw, g: Int8Graph) -> None:
     g.out(Op.GATHER, [table, g.b.constant("idx", np.array([4, 0, 4, 2], np.int32))])
 
 
+def _log_scale(draw, lo: float, hi: float) -> float:
+    return 2.0 ** draw(st.floats(math.log2(lo), math.log2(hi)))
+
+
+@st.composite
+def transformer_family(draw, g: Int8Graph) -> None:
+    """The I-BERT forms: softmax (i-exp and Shiftmax) along a random axis, i-GELU, and LayerNorm with its int32
+    affine inputs, their records from the constructors across each one's valid scales."""
+    shape = draw(st.sampled_from([(3, 17), (2, 3, 5), (2, 40)]))
+    zp = draw(zero_points)
+    x = g.input(shape, zp, values=_rows(draw, g, shape))
+    method = draw(st.sampled_from(sorted(SOFTMAX_METHODS)))
+    softmax = ISoftmaxQ.from_scale(_log_scale(draw, *SOFTMAX_SCALE_RANGE), method)
+    g.out(Op.SOFTMAX, [x], {"axis": draw(st.integers(0, len(shape) - 1)), "q": softmax})
+    s_in = _log_scale(draw, *GELU_SCALE_RANGE)
+    g.out(Op.GELU, [x], {"q": IGeluQ.from_scales(s_in, zp, _log_scale(draw, GELU_MIN_OUTPUT_SCALE, 8.0),
+                                                  draw(zero_points))})
+    cols = shape[-1]
+    gamma, beta = g.rng.normal(0.0, 1.5, cols), g.rng.normal(0.0, 1.0, cols)
+    out_scale = (draw(st.floats(0.5, 8.0)) * np.max(np.abs(gamma)) + np.max(np.abs(beta))) / INT8_MAX
+    eps = draw(st.sampled_from([0.0, 1e-12, 1e-5, 1e-3]))
+    q, w, b = ILayerNormQ.from_scales(cols, _log_scale(draw, 2.0 ** -10, 16.0), eps, gamma, beta, out_scale,
+                                      draw(zero_points))
+    g.out(Op.LAYER_NORM, [x, g.b.constant("ln_w", w), g.b.constant("ln_b", b)], {"normalized_ndim": 1, "q": q})
+
+
+def _rows(draw, g: Int8Graph, shape) -> np.ndarray:
+    """int8 values, uniform or squeezed into a narrow band below a top value (near-uniform softmax rows,
+    near-constant and constant LayerNorm rows)."""
+    spread = draw(st.sampled_from([255, 255, 32, 1, 0]))
+    top = draw(st.integers(INT8_MIN + spread, INT8_MAX))
+    return top - g.rng.integers(0, spread, shape, endpoint=True)
+
+
 FAMILIES: dict[str, Callable[[Int8Graph], st.SearchStrategy]] = {
     "conv": conv_family, "dense": dense_family, "elementwise": elementwise_family,
-    "activation": activation_family, "pool": pool_family, "movement": movement_family}
+    "activation": activation_family, "pool": pool_family, "movement": movement_family,
+    "transformer": transformer_family}
 
 
 @st.composite
@@ -288,3 +329,71 @@ def int8_graphs(draw, families: tuple[str, ...] = tuple(FAMILIES)) -> tuple[Grap
 def count(graph: Graph, op: Op) -> int:
     return sum(node.op is op for node in graph.nodes)
 
+
+
+# --- fixed graphs at the edges of the fixed-point arithmetic -------------------------------------------------------
+
+MULTIPLIERS = (0, 1, 1 << 30, (1 << 30) + 12345, INT32_MAX - 1, INT32_MAX)
+SHIFTS = (-31, -30, -17, -1, 0, 1, 17, 30, 31)
+
+
+def requantize_limits() -> tuple[Graph, list[np.ndarray]]:
+    """int32 accumulators at INT32_MIN, INT32_MAX and between, through every pairing of limit multipliers and
+    shifts (the left shift of a positive shift wraps), with the output offset and activation range at their ends:
+    one REQUANTIZE node per pairing, per tensor and per channel."""
+    rng = np.random.default_rng(7)
+    acc = np.concatenate([EDGE_INT32, rng.integers(INT32_MIN, INT32_MAX, 55, endpoint=True)])
+    acc = acc.astype(np.int32).reshape(4, 16)
+    b = GraphBuilder("edges")
+    x = b.input("acc", TensorType(acc.shape, DType.INT32))
+    for i, m in enumerate(MULTIPLIERS):
+        for j, s in enumerate(SHIFTS):
+            offset = (INT8_MIN, INT8_MAX, 0)[(i + j) % 3]
+            lo, hi = ((INT8_MIN, INT8_MAX), (-5, 9), (INT8_MAX, INT8_MAX))[(i * j) % 3]
+            b.output(b.op(Op.REQUANTIZE, [x], {"q": RequantQ((m,), (s,), offset, 0, lo, hi)}))
+    per_channel = RequantQ(MULTIPLIERS[:4], (-31, 0, 30, 31), 3, -7, INT8_MIN, INT8_MAX, axis=0)
+    b.output(b.op(Op.REQUANTIZE, [x], {"q": per_channel}))
+    return b.build(), [acc]
+
+
+def wrapping_accumulators() -> tuple[Graph, list[np.ndarray]]:
+    """Saturated inputs and weights with biases at INT32_MIN / INT32_MAX and both zero points nonzero: the int32
+    accumulators of CONV2D, LINEAR and MATMUL wrap."""
+    g = Int8Graph(GraphBuilder("wrap"), np.random.default_rng(1))
+    x = g.input((1, 4, 5, 5), INT8_MIN, values=np.full((1, 4, 5, 5), INT8_MAX))
+    weights = g.b.constant("w", np.full((4, 4, 3, 3), INT8_MAX, np.int8))
+    for bias in (np.full(4, INT32_MIN), np.full(4, INT32_MAX), np.array(EDGE_INT32[:4])):
+        acc = g.op(Op.CONV2D, [x, weights, g.b.constant("b", bias.astype(np.int32))],
+                   {"padding": (1, 1, 1, 1), "q": ConvQ(-INT8_MIN, INT8_MAX)})
+        g.b.output(acc)
+        g.out(Op.REQUANTIZE, [acc], {"q": RequantQ((INT32_MAX,), (30,), INT8_MAX, 0)})
+    a = g.input((2, 3, 70), INT8_MIN, values=np.full((2, 3, 70), INT8_MAX))
+    w = g.b.constant("fc", np.full((5, 70), INT8_MIN, np.int8))
+    fc_bias = g.b.constant("fc_b", np.full(5, INT32_MAX, np.int32))
+    g.b.output(g.op(Op.LINEAR, [a, w, fc_bias], {"q": ConvQ(-INT8_MIN, INT8_MAX)}))
+    v = g.input((70, 4), INT8_MAX, values=np.full((70, 4), INT8_MIN))
+    g.b.output(g.op(Op.MATMUL, [a, v], {"q": ConvQ(-INT8_MIN, -INT8_MAX)}))
+    return g.b.build(), g.inputs
+
+
+def binary_limits() -> tuple[Graph, list[np.ndarray]]:
+    """ADD, SUB and MUL with limit multipliers and shifts, offsets at the ends of int8."""
+    rng = np.random.default_rng(3)
+    b = GraphBuilder("binary_edges")
+    x = b.input("x", TensorType((8, 16), DType.INT8, QParams((0.1,), (0,))))
+    y = b.input("y", TensorType((16,), DType.INT8, QParams((0.1,), (0,))))
+    for m in MULTIPLIERS:
+        for s in (-31, -1, 0):
+            add = AddQ(-INT8_MIN, -INT8_MAX, INT8_MIN, 20, m, s, INT32_MAX - m, -31 - s, m, s)
+            b.output(b.op(Op.ADD, [x, y], {"q": add}))
+            b.output(b.op(Op.SUB, [y, x], {"q": add}))
+        for s in (-31, 0, 30):
+            b.output(b.op(Op.MUL, [x, y], {"q": MulQ(INT8_MIN, -INT8_MIN, INT8_MAX, m, s)}))
+    inputs = [rng.integers(INT8_MIN, INT8_MAX, (8, 16), endpoint=True).astype(np.int8),
+              np.array([INT8_MIN, INT8_MAX] * 8, np.int8)]
+    return b.build(), inputs
+
+
+EDGE_GRAPHS: dict[str, Callable[[], tuple[Graph, list[np.ndarray]]]] = {
+    "requantize_limits": requantize_limits, "wrapping_accumulators": wrapping_accumulators,
+    "binary_limits": binary_limits}

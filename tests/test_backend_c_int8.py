@@ -25,14 +25,14 @@ from edgelower.interp import run_graph
 from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, QParams, TensorType
 from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.schedule_graph import schedule_graph
-from edgelower.quant.records import AddQ, ConvQ, MulQ, RequantQ
+from edgelower.quant.records import ConvQ, RequantQ
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
 from edgelower.backends.artifact import IOSpec
 from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.verifier import verify
 from c_plan import C_PLAN
 
-from strategies_s8 import EDGE_INT32, FAMILIES, INT32_MAX, Int8Graph, count, int8_graphs
+from strategies_s8 import EDGE_GRAPHS, FAMILIES, INT32_MAX, Int8Graph, count, int8_graphs
 from test_backend_c import STRICT
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler: apt-get install gcc")
@@ -136,58 +136,15 @@ def test_family_under_address_and_undefined_behaviour_sanitizers(family, data):
 
 # --- the edges of the fixed-point arithmetic -----------------------------------------------------------------------
 
-MULTIPLIERS = (0, 1, 1 << 30, (1 << 30) + 12345, INT32_MAX - 1, INT32_MAX)
-SHIFTS = (-31, -30, -17, -1, 0, 1, 17, 30, 31)
-
-
-def test_requantize_at_every_multiplier_and_shift_limit():
-    """int32 accumulators at INT32_MIN, INT32_MAX and between, through every pairing of limit multipliers and
-    shifts (the left shift of a positive shift wraps, as the interpreter's int32 arithmetic does), with the output
-    offset and activation range at their ends: one REQUANTIZE node per pairing, per tensor and per channel."""
-    rng = np.random.default_rng(7)
-    acc = np.concatenate([EDGE_INT32, rng.integers(-(2 ** 31), 2 ** 31, 55)]).astype(np.int32).reshape(4, 16)
-    b = GraphBuilder("edges")
-    x = b.input("acc", TensorType(acc.shape, DType.INT32))
-    for i, m in enumerate(MULTIPLIERS):
-        for j, s in enumerate(SHIFTS):
-            offset, (lo, hi) = (-128, 127, 0)[(i + j) % 3], ((-128, 127), (-5, 9), (127, 127))[(i * j) % 3]
-            b.output(b.op(Op.REQUANTIZE, [x], {"q": RequantQ((m,), (s,), offset, 0, lo, hi)}))
-    per_channel = RequantQ(MULTIPLIERS[:4], (-31, 0, 30, 31), 3, -7, -128, 127, axis=0)
-    b.output(b.op(Op.REQUANTIZE, [x], {"q": per_channel}))
-    graph = b.build()
-    assert_matches_interpreter(graph, [acc])
-
-
-def test_accumulators_that_wrap_past_int32_and_extreme_biases():
-    """Saturated inputs and weights with biases at INT32_MIN / INT32_MAX make the int32 accumulator wrap, which
-    the kernels do exactly as the interpreter's int64 sum wrapped once; the fused form included."""
-    g = Int8Graph(GraphBuilder("wrap"), np.random.default_rng(1))
-    x = g.input((1, 4, 5, 5), -128, values=np.full((1, 4, 5, 5), 127))
-    weights = g.b.constant("w", np.full((4, 4, 3, 3), 127, np.int8))
-    for bias in (np.full(4, -(2 ** 31)), np.full(4, INT32_MAX), np.array(EDGE_INT32[:4])):
-        acc = g.op(Op.CONV2D, [x, weights, g.b.constant("b", bias.astype(np.int32))],
-                   {"padding": (1, 1, 1, 1), "q": ConvQ(128, 127)})
-        g.b.output(acc)
-        g.out(Op.REQUANTIZE, [acc], {"q": RequantQ((INT32_MAX,), (30,), 127, 0)})
-    graph = g.b.build()
-    assert_matches_interpreter(graph, g.inputs)
-    assert_bytes_equal(graph, run_c(fuse(graph), g.inputs), run_graph(graph, g.inputs))
-
-
-def test_add_and_mul_with_limit_multipliers_and_shifts():
-    rng = np.random.default_rng(3)
-    b = GraphBuilder("binary_edges")
-    x = b.input("x", TensorType((8, 16), DType.INT8, QParams((0.1,), (0,))))
-    y = b.input("y", TensorType((16,), DType.INT8, QParams((0.1,), (0,))))
-    for m in MULTIPLIERS:
-        for s in (-31, -1, 0):
-            add = AddQ(128, -127, -128, 20, m, s, INT32_MAX - m, -31 - s, m, s)
-            b.output(b.op(Op.ADD, [x, y], {"q": add}))
-            b.output(b.op(Op.SUB, [y, x], {"q": add}))
-        for s in (-31, 0, 30):
-            b.output(b.op(Op.MUL, [x, y], {"q": MulQ(-128, 128, 127, m, s)}))
-    inputs = [rng.integers(-128, 128, (8, 16)).astype(np.int8), np.array([-128, 127] * 8, np.int8)]
-    assert_matches_interpreter(b.build(), inputs)
+@pytest.mark.parametrize("name", sorted(EDGE_GRAPHS))
+def test_edges_of_the_fixed_point_arithmetic(name):
+    """strategies_s8.EDGE_GRAPHS: requantization at every pairing of limit multipliers and shifts, int32
+    accumulators that wrap past INT32_MIN / INT32_MAX (the kernels wrap exactly as the interpreter's int64 sum
+    wrapped once, the fused form included), ADD / SUB / MUL with limit multipliers and shifts."""
+    graph, inputs = EDGE_GRAPHS[name]()
+    assert_matches_interpreter(graph, inputs)
+    if name == "wrapping_accumulators":
+        assert_bytes_equal(graph, run_c(fuse(graph), inputs), run_graph(graph, inputs))
 
 
 # --- the generated text ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Acceptance for the int8 zoo, end to end: TensorFlow Lite Micro computes exactly edgelower's output bytes on the
-exported .tflite, and every Cortex-M build computes exactly the host's bytes under QEMU."""
+exported .tflite, every Cortex-M build computes exactly the host's bytes under QEMU, and the interpreter running
+the model's graph decomposed into primitive integer ops (what the TVM, MLIR and HLS backends render) computes the
+C backend's bytes."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from edgelower.errors import MemoryBudgetError
 from edgelower.runtime import cortex_m
 from edgelower.targets import TARGETS
 from edgelower.backends.tflite.export import TFLiteExportError, export_tflite
+from edgelower.interp import run_graph
+from edgelower.ir.verifier import verify
+from edgelower.passes.integer.decompose_integer import lower_to_primitives
 from edgelower.backends.tflite.tflm import run_tflm
 
 NAMES = [n for n in zoo.names() if not zoo.MODELS[n].large]
@@ -54,6 +59,22 @@ def test_tflite_micro_gives_the_same_bytes(name):
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_array_equal(g, e)
+
+
+# Models whose int8 compile (calibration, lowering, C build) took over 12 s on a shared 2-core machine.
+SLOW_TO_COMPILE = {"mbv2-w0.35-r64", "mbv2-w0.35-r96", "mbv2-w0.35-r144", "mbv2-w0.3-r64", "proxyless-w0.3-r64",
+                   "mnasnet-w0.2-r96", "mnasnet-w0.5-r128", "mcunet-in1"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_COMPILE else n
+                                  for n in NAMES])
+def test_decomposed_graph_gives_the_c_backends_bytes(name):
+    cm, raw = host_int8(name)
+    primitive = lower_to_primitives(cm.graph)
+    verify(primitive, after="lower_to_primitives", primitive_only=True)
+    for got, expected in zip(run_graph(primitive, raw), cm.run_numpy(raw), strict=True):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("name", sorted(NOT_IN_TFLM))

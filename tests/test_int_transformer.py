@@ -21,6 +21,7 @@ from edgelower.quant import transformer as it
 from edgelower.backends.c.render import render_c
 from edgelower.errors import IntegerLoweringError
 from edgelower.interp import run_graph
+from edgelower.interp.numpy_algebra import NUMPY
 from edgelower.quant.transformer import ERROR_BOUNDS, IGeluQ, ILayerNormQ, ISoftmaxQ, ScaleRangeError
 from edgelower.ir.graph import DType, GraphBuilder, Op, QParams, TensorType
 from edgelower.passes.integer import lower_integer_ops
@@ -83,25 +84,25 @@ def int_fields(record) -> bool:
 
 def test_isqrt_is_floor_sqrt_exhaustively_below_2_20():
     n = np.arange(1 << 20, dtype=np.int64)
-    r = it.isqrt(n)
+    r = it.isqrt(NUMPY, n)
     assert ((r * r <= n) & ((r + 1) * (r + 1) > n)).all()
 
 
 @given(st.lists(st.integers(0, 2 ** 63 - 1), min_size=1, max_size=64))
 def test_isqrt_is_floor_sqrt_on_int64(values):
-    assert it.isqrt(np.array(values, np.int64)).tolist() == [math.isqrt(v) for v in values]
+    assert it.isqrt(NUMPY, np.array(values, np.int64)).tolist() == [math.isqrt(v) for v in values]
 
 
 def test_isqrt_at_square_boundaries():
     roots = [1, 2, 3, 1 << 15, (1 << 30) + 7, (1 << 31) - 1, 1 << 31, 3037000499]
     values = [v for k in roots for v in (k * k - 1, k * k, k * k + 2 * k) if v < 2 ** 63]
-    assert it.isqrt(np.array(values, np.int64)).tolist() == [math.isqrt(v) for v in values]
-    assert int(it.isqrt(np.int64(2 ** 63 - 1))) == math.isqrt(2 ** 63 - 1)
+    assert it.isqrt(NUMPY, np.array(values, np.int64)).tolist() == [math.isqrt(v) for v in values]
+    assert int(it.isqrt(NUMPY, np.int64(2 ** 63 - 1))) == math.isqrt(2 ** 63 - 1)
 
 
 def test_bit_length_matches_python():
     values = [0, 1, 2, 3, 255, 256, 2 ** 31, 2 ** 62 - 1, 2 ** 62, 2 ** 63 - 1]
-    assert it.bit_length(np.array(values, np.int64)).tolist() == [v.bit_length() for v in values]
+    assert it.bit_length(NUMPY, np.array(values, np.int64)).tolist() == [v.bit_length() for v in values]
 
 
 # --- records and their valid ranges ----------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_records_hold_only_ints_and_reject_scales_outside_their_range():
 @given(int8_rows(max_cols=64), log_scales(*it.SOFTMAX_SCALE_RANGE), st.sampled_from(["iexp", "shiftmax"]),
        st.integers(0, 1))
 def test_softmax_within_bound(x, scale, method, axis):
-    got = it.softmax(x, axis, ISoftmaxQ.from_scale(scale, method))
+    got = it.softmax(NUMPY, x, axis, ISoftmaxQ.from_scale(scale, method))
     assert lsb_error(got, it.exact_softmax(x, axis, scale)) <= ERROR_BOUNDS[f"softmax/{method}"]
 
 
@@ -140,7 +141,7 @@ def test_gelu_within_bound_exhaustively_on_a_grid_of_scales():
             out_scale, out_zp = gelu_range_qparams(scale, zp)
             if out_scale < it.GELU_MIN_OUTPUT_SCALE:
                 continue
-            got = it.gelu(x, IGeluQ.from_scales(scale, zp, out_scale, out_zp))
+            got = it.gelu(NUMPY, x, IGeluQ.from_scales(scale, zp, out_scale, out_zp))
             worst = max(worst, lsb_error(got, it.exact_gelu(x, scale, zp, out_scale, out_zp)))
             configs += 1
     assert configs >= 100 and worst <= ERROR_BOUNDS["gelu"]
@@ -149,7 +150,7 @@ def test_gelu_within_bound_exhaustively_on_a_grid_of_scales():
 @given(log_scales(*it.GELU_SCALE_RANGE), zero_points, log_scales(it.GELU_MIN_OUTPUT_SCALE, 8.0), zero_points)
 def test_gelu_within_its_output_scale_bound_on_all_256_inputs(scale, zp, out_scale, out_zp):
     x = np.arange(-128, 128).astype(np.int8)
-    got = it.gelu(x, IGeluQ.from_scales(scale, zp, out_scale, out_zp))
+    got = it.gelu(NUMPY, x, IGeluQ.from_scales(scale, zp, out_scale, out_zp))
     assert lsb_error(got, it.exact_gelu(x, scale, zp, out_scale, out_zp)) <= it.gelu_error_bound(out_scale)
 
 
@@ -170,14 +171,14 @@ def test_layer_norm_within_bound(x, scale, zp, eps, seed, spread, out_zp):
     out_scale = (spread * np.max(np.abs(gamma)) + np.max(np.abs(beta))) / 127.0
     q, w, b = ILayerNormQ.from_scales(cols, scale, eps, gamma, beta, out_scale, out_zp)
     want = it.exact_layer_norm(x, scale, zp, eps, gamma, beta, out_scale, out_zp)
-    assert lsb_error(it.layer_norm(x, w, b, q, 1), want) <= ERROR_BOUNDS["layer_norm"]
+    assert lsb_error(it.layer_norm(NUMPY, x, w, b, q, 1), want) <= ERROR_BOUNDS["layer_norm"]
 
 
 def test_layer_norm_of_constant_rows_is_the_bias():
     x = np.full((2, 8), 37, np.int8)
     q, w, b = ILayerNormQ.from_scales(8, 0.1, 0.0, None, np.linspace(-1, 1, 8), 0.01, -3)
     expected = np.clip(np.round(np.linspace(-1, 1, 8) / 0.01) - 3, -128, 127)
-    np.testing.assert_array_equal(it.layer_norm(x, w, b, q, 1), np.broadcast_to(expected, (2, 8)))
+    np.testing.assert_array_equal(it.layer_norm(NUMPY, x, w, b, q, 1), np.broadcast_to(expected, (2, 8)))
 
 
 # --- attention: MATMUL + REQUANTIZE with the 1/sqrt(d) fold, one rounding per stage ------------------------------

@@ -1,5 +1,7 @@
-"""TFLite's fixed-point helpers (edgelower.quant.arith, edgelower.quant.fixedpoint) and the q-record constructors
-(edgelower.quant.records) against values computed by hand from TFLite's and gemmlowp's definitions."""
+"""TFLite's fixed-point helpers (edgelower.quant.arith, edgelower.quant.fixedpoint, run on the numpy integer
+algebra; MUL_HIGH and ROUNDING_SHIFT_RIGHT are gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT)
+and the q-record constructors (edgelower.quant.records) against values computed by hand from TFLite's and
+gemmlowp's definitions."""
 
 from __future__ import annotations
 
@@ -8,13 +10,22 @@ import math
 import numpy as np
 import pytest
 
-from edgelower.quant import fixedpoint as fp
+from edgelower.interp.numpy_algebra import NUMPY
+from edgelower.interp.primitives import mul_high, rounding_shift_right
+from edgelower.quant import arith, fixedpoint as fp
 from edgelower.quant.records import AddQ, HardSwishQ, LogisticQ, MeanQ, RequantQ, SoftmaxQ, activation_range, \
     calculate_input_radius
-from edgelower.quant.arith import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, quantize_multiplier, \
-    requantize, rounding_divide_by_pot, saturating_rounding_doubling_high_mul
+from edgelower.quant.arith import INT32_MAX, INT32_MIN, quantize_multiplier
 
 Q30, Q31 = 1 << 30, 1 << 31
+
+
+def i32(values) -> np.ndarray:
+    return np.asarray(values, np.int64).astype(np.int32)
+
+
+def multiply_by_quantized_multiplier(x, multiplier, shift):
+    return arith.multiply_by_quantized_multiplier(NUMPY, i32(x), multiplier, shift)
 
 
 @pytest.mark.parametrize("real, expected", [
@@ -45,7 +56,7 @@ def test_quantize_multiplier(real, expected):
     (5, Q30, 3),
 ])
 def test_saturating_rounding_doubling_high_mul(a, b, expected):
-    assert int(saturating_rounding_doubling_high_mul(a, b)) == expected
+    assert int(mul_high(i32(a), i32(b))) == expected
 
 
 @pytest.mark.parametrize("x, exponent, expected", [
@@ -54,7 +65,7 @@ def test_saturating_rounding_doubling_high_mul(a, b, expected):
     (0, 31, 0), (INT32_MAX, 31, 1), (INT32_MIN, 31, -1), (INT32_MIN, 0, INT32_MIN),
 ])
 def test_rounding_divide_by_pot(x, exponent, expected):
-    assert int(rounding_divide_by_pot(x, exponent)) == expected
+    assert int(rounding_shift_right(i32(x), i32(exponent))) == expected
 
 
 @pytest.mark.parametrize("x, multiplier, shift, expected", [
@@ -70,7 +81,7 @@ def test_multiply_by_quantized_multiplier(x, multiplier, shift, expected):
 
 def test_requantize_per_channel_clamps():
     acc = np.array([[100, 100], [-300, 7]], np.int32)
-    out = requantize(acc, [Q30, Q30], [0, 1], 3, -128, 100, axis=1)
+    out = arith.requantize(NUMPY, acc, [Q30, Q30], [0, 1], 3, -128, 100, axis=1)
     assert out.dtype == np.int8 and out.tolist() == [[53, 100], [-128, 10]]
 
 
@@ -118,16 +129,17 @@ def test_constructors_refuse_what_tflite_refuses():
 
 
 def test_gemmlowp_fixed_points():
-    assert int(fp.exp_on_negative_values(0, 5)) == INT32_MAX
-    assert int(fp.logistic(0, 4)) == Q30
-    assert int(fp.tanh(0, 4)) == 0
+    assert int(fp.exp_on_negative_values(NUMPY, i32(0), 5)) == INT32_MAX
+    assert int(fp.logistic(NUMPY, i32(0), 4)) == Q30
+    assert int(fp.tanh(NUMPY, i32(0), 4)) == 0
     for value in (-0.1, -1.0, -3.3, -10.0):
-        raw = fp.exp_on_negative_values(int(value * 2 ** 26), 5)
+        raw = fp.exp_on_negative_values(NUMPY, i32(int(value * 2 ** 26)), 5)
         assert abs(int(raw) / Q31 - math.exp(value)) < 2 ** -20
-    x = np.arange(-2 ** 27, 2 ** 27, 2 ** 20, dtype=np.int64)  # Q4.27 in [-1, 1)
+    x = i32(np.arange(-2 ** 27, 2 ** 27, 2 ** 20))  # Q4.27 in [-1, 1)
     x = x[x != 0]
-    assert np.all(fp.logistic(x, 4) + fp.logistic(-x, 4) == INT32_MAX)  # One() - logistic(|x|) for x < 0
-    assert np.all(np.abs(fp.tanh(x, 4) + fp.tanh(-x, 4)) <= 1)
-    assert np.max(np.abs(fp.tanh(x, 4) / Q31 - np.tanh(x / 2 ** 27))) < 2 ** -20
-    raw, bits = fp.get_reciprocal(np.array([int(3.7 * 2 ** 19)]), 12)
+    logistic, tanh = (lambda v: fp.logistic(NUMPY, v, 4).astype(np.int64)), lambda v: fp.tanh(NUMPY, v, 4)
+    assert np.all(logistic(x) + logistic(-x) == INT32_MAX)  # One() - logistic(|x|) for x < 0
+    assert np.all(np.abs(tanh(x).astype(np.int64) + tanh(-x)) <= 1)
+    assert np.max(np.abs(tanh(x) / Q31 - np.tanh(x / 2 ** 27))) < 2 ** -20
+    raw, bits = fp.get_reciprocal(NUMPY, i32([int(3.7 * 2 ** 19)]), 12)
     assert int(bits[0]) == 1 and abs(int(raw[0]) / Q31 * 2.0 ** -int(bits[0]) - 1 / 3.7) < 2 ** -20

@@ -12,6 +12,9 @@ from edgelower.ir.graph import DType, Graph, QParams
 from edgelower.quant.records import f32
 
 NHWC = (0, 2, 3, 1)
+# The schema's OperatorCode.deprecated_builtin_code is an int8 field: codes above it are written as its maximum
+# (PLACEHOLDER_FOR_GREATER_OP_CODES), the real code in builtin_code.
+DEPRECATED_CODE_MAX = DType.INT8.max
 
 
 class TFLiteExportError(EdgelowerError):
@@ -176,7 +179,8 @@ class Exporter:
         model.operatorCodes = []
         for (code, version), _ in opcodes:
             opcode = schema.OperatorCodeT()
-            opcode.builtinCode, opcode.deprecatedBuiltinCode, opcode.version = code, min(code, 127), version
+            opcode.builtinCode, opcode.version = code, version
+            opcode.deprecatedBuiltinCode = min(code, DEPRECATED_CODE_MAX)
             model.operatorCodes.append(opcode)
         model.subgraphs, model.buffers = [subgraph], self.buffers
         builder = self.flatbuffers.Builder(1024)

@@ -5,7 +5,7 @@ re-derived from the file's float32 scales with the constructor that mirrors TFLi
 operator. CONV2D / LINEAR / MATMUL and the REQUANTIZE of their int32 accumulator become one CONV_2D /
 DEPTHWISE_CONV_2D / FULLY_CONNECTED / BATCH_MATMUL; a REQUANTIZE's activation range becomes the fused activation
 when TFLite has one with that exact range, and MAXIMUM / MINIMUM against constants otherwise (clamping after a
-clamp to [-128, 127] is the same clamp).
+clamp to int8's range is the same clamp).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Callable
 
 import numpy as np
 
-from edgelower.ir.graph import Graph, Node, Op, QParams
+from edgelower.ir.graph import DType, Graph, Node, Op, QParams
 from edgelower.ir.traits import is_integer, traits
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, activation_range, f32
 from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, per_tensor, permuted, \
     same_qparams
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
 FUSED = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
@@ -290,7 +290,7 @@ def _min_max(builtin: str) -> Callable:
 
 def _pool(builtin: str) -> Callable:
     """reference_integer_ops::AveragePool / MaxPool. Average pooling never counts padding, so its windows must
-    be TFLite's SAME or VALID ones; max pooling falls back to an explicit PADV2 with -128."""
+    be TFLite's SAME or VALID ones; max pooling falls back to an explicit PADV2 with int8's minimum."""
     def handler(ex: Exporter, node: Node) -> None:
         q = node.attrs.get("q")
         if builtin == "AVERAGE_POOL_2D" or q is not None:
@@ -371,7 +371,8 @@ def _softmax(ex: Exporter, node: Node) -> None:
     x, out, axis = node.inputs[0], node.output, node.attrs["axis"]
     (in_scale, _), out_q = per_tensor(ex, x), per_tensor(ex, out)
     if (f32(out_q[0]), out_q[1]) != (f32(SOFTMAX_OUTPUT[0]), SOFTMAX_OUTPUT[1]):
-        raise TFLiteExportError(f"TFLite's int8 SOFTMAX outputs scale 1/256, zero point -128; %{out} has {out_q}")
+        raise TFLiteExportError(f"TFLite's int8 SOFTMAX outputs scale 1/256, zero point {SOFTMAX_OUTPUT[1]}; "
+                                f"%{out} has {out_q}")
     _check(_record(node, SoftmaxQ), SoftmaxQ.from_scale(in_scale))
     home = home_of(ex, x)
     perm = home if home[-1] == axis else tuple([p for p in home if p != axis] + [axis])

@@ -7,11 +7,11 @@ dequantize_per_channel(int8 constant, scales, zero points, axis). Capture keeps 
 those parameters on the tensors instead of emitting float arithmetic: x's TensorType gets QParams(scale, zp), a
 weight becomes its dequantized float32 constant with per-channel QParams. That is exactly what the `quantize` pass
 would have annotated, so quantize="int8" needs no calibration, and `lower_integer` turns the parameters into the
-integer graph (re-quantizing a dequantized weight gives back its int8 values exactly: |q| <= 127 survives
-(q * s) / s in float32 / float64).
+integer graph (re-quantizing a dequantized weight gives back its int8 values exactly: every int8 q survives
+(q * s) / s in float32 / float64). A weight with zero point 0 takes TFLite's symmetric range (`QParams.narrow`).
 
-Activation parameters must span a full 8-bit range: int8 [-128, 127] as TFLite uses, or uint8 [0, 255] (the x86
-quantizers), whose zero point moves down by 128 with the same scale.
+Activation parameters must span a full 8-bit range: int8's as TFLite uses, or uint8's (the x86 quantizers), whose
+zero point moves down by the difference of their minimums with the same scale.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelower.ir.graph import QParams
+from edgelower.ir.graph import DType, QParams
 from edgelower.frontend.lowering import Lowering, Unlowerable
 
-_FULL_RANGE = {"torch.int8": (-128, 127, 0), "torch.uint8": (0, 255, -128)}  # dtype -> qmin, qmax, zp shift
+# torch dtype -> (qmin, qmax, zero point shift onto int8)
+_FULL_RANGE = {f"torch.{t.value}": (t.min, t.max, DType.INT8.min - t.min) for t in (DType.INT8, DType.UINT8)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _dequantize_per_tensor(cx: Lowering, x, scale, zero_point, quant_min, quant_
         raise Unlowerable(f"weights of {dtype} (edgelower takes int8)")
     scale, zp = float(np.float32(_scalar(cx, scale))), int(_scalar(cx, zero_point))
     weights = (data.astype(np.float32) - np.float32(zp)) * np.float32(scale)
-    return cx.const(weights.astype(np.float32), qparams=QParams((scale,), (zp,)))
+    return cx.const(weights.astype(np.float32), qparams=_weight_qparams((scale,), (zp,), None))
 
 
 def _dequantize_per_channel(cx: Lowering, x, scales, zero_points, axis, quant_min, quant_max, dtype,
@@ -87,8 +88,14 @@ def _dequantize_per_channel(cx: Lowering, x, scales, zero_points, axis, quant_mi
     shape[axis] = -1
     s32 = s.astype(np.float32)
     weights = (data.astype(np.float32) - z.astype(np.float32).reshape(shape)) * s32.reshape(shape)
-    qparams = QParams(tuple(float(v) for v in s32), tuple(int(v) for v in z), axis)
+    qparams = _weight_qparams(tuple(float(v) for v in s32), tuple(int(v) for v in z), axis)
     return cx.const(weights.astype(np.float32), qparams=qparams)
+
+
+def _weight_qparams(scales: tuple[float, ...], zero_points: tuple[int, ...], axis: int | None) -> QParams:
+    """Symmetric weights (zero point 0) take TFLite's symmetric range; the others all of int8."""
+    symmetric = not any(zero_points)
+    return (QParams.narrow if symmetric else QParams)(scales, zero_points, axis)
 
 
 QUANT_OPS = {

@@ -14,8 +14,9 @@ Numerical contract for float32 (the dtype every float op sees):
 
 Integer arrays run without ever passing through float: data movement, RELU, CLAMP, NEG, ABS, MAXIMUM, MINIMUM,
 REDUCE_MAX and GATHER keep the dtype; ADD, SUB, MUL wrap like C and torch; CONV2D, LINEAR, MATMUL and SUM
-accumulate in int64 and wrap once to the input dtype (the IR keeps the dtype where torch would promote SUM to
-int64). Quantized nodes (attribute `q` set) dispatch to `edgelower.interpreter_int.INTEGER_IMPLS`.
+accumulate in int64 and wrap once to the input dtype, or to CONV2D / LINEAR / MATMUL's `out_dtype` (the IR keeps
+the dtype where torch would promote SUM to int64). Quantized nodes (attribute `q` set) dispatch to
+`edgelower.interp.integer.INTEGER_IMPLS`; the other primitive integer ops are in `edgelower.interp.primitives`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from edgelower.ir.graph import Op
+from edgelower.ir.graph import DType, Op
 from edgelower.ir.ops import parse_activation, pool_geometry, pool_out
+from edgelower.quant.arith import round_half_away
 
 Impl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
 
@@ -97,6 +99,11 @@ def _pad_hw(x: np.ndarray, top: int, left: int, bottom: int, right: int, value: 
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
 
 
+def _out_dtype(x: np.ndarray, attrs) -> np.dtype:
+    """Where CONV2D, LINEAR, MATMUL round or wrap their exact sum: `out_dtype`, else the input's dtype."""
+    return x.dtype if attrs.get("out_dtype") is None else np.dtype(attrs["out_dtype"])
+
+
 def _conv2d(ins, attrs):
     x, w = ins[0], ins[1]
     n, c, h, wd = x.shape
@@ -111,7 +118,7 @@ def _conv2d(ins, attrs):
     y = np.matmul(_wide(w).reshape(groups, o // groups, cg * kh * kw), cols).reshape(n, o, oh, ow)
     if len(ins) == 3:
         y = y + _wide(ins[2]).reshape(1, o, 1, 1)
-    return [_narrow(y, x.dtype)]
+    return [_narrow(y, _out_dtype(x, attrs))]
 
 
 def _linear(ins, attrs):
@@ -119,12 +126,12 @@ def _linear(ins, attrs):
     y = _wide(x) @ _wide(w).T
     if len(ins) == 3:
         y = y + _wide(ins[2])
-    return [_narrow(y, x.dtype)]
+    return [_narrow(y, _out_dtype(x, attrs))]
 
 
 def _matmul(ins, attrs):
     a, b = ins
-    return [_narrow(np.matmul(_wide(a), _wide(b)), a.dtype)]
+    return [_narrow(np.matmul(_wide(a), _wide(b)), _out_dtype(a, attrs))]
 
 
 def _relu(x):
@@ -262,9 +269,9 @@ def _batch_norm(ins, attrs):
 
 def _quantize(ins, attrs):
     # TFLite AffineQuantize: float32 division, std::round (half away from zero), then the zero point and clamp.
-    scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], -128, 127).astype(np.int8)]
+    rounded = round_half_away(ins[0].astype(np.float32) / np.float32(attrs["scale"]))
+    int8 = DType.INT8
+    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], int8.min, int8.max).astype(int8.numpy)]
 
 
 def _dequantize(ins, attrs):

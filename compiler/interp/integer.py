@@ -1,221 +1,263 @@
-"""The reference semantics of quantized nodes: those whose attribute `q` holds integer parameters.
+"""The reference semantics of quantized nodes, those whose attribute `q` holds integer parameters: one program per
+op, written once against the integer algebra (edgelower.quant.algebra).
 
-Every function here computes in integers only (int64 intermediates, results in the node's int8/int32 dtype) and
-follows TFLite's int8 reference kernels bit for bit, through the helpers of `edgelower.quant.arith` and
-`edgelower.quant.fixedpoint`. `edgelower.interpreter.evaluate_node` dispatches here when a node carries `q`; the
-nonlinearities live in `edgelower.interp.integer_nonlinear`.
+`PROGRAMS[op](A, inputs, attrs) -> outputs` is the op's arithmetic in primitive integer ops; `INTEGER_IMPLS` runs it
+on numpy arrays (the interpreter's definition of the node), and `decompose_integer` runs it on a graph builder (the
+node's decomposition). Every program follows TFLite's int8 reference kernel bit for bit, through
+`edgelower.quant.arith`, `.fixedpoint` and `.transformer`; the nonlinearities are in
+`edgelower.interp.integer_nonlinear`.
 
 Which int8 nodes carry `q` (docs/quantization.md):
 - arithmetic (CONV2D, LINEAR, MATMUL, REQUANTIZE, ADD, SUB, MUL, AVG_POOL2D, MEAN, RELU, CLAMP, HARDSWISH, SIGMOID,
-  TANH, SOFTMAX) always does: its `q` record is the whole of its arithmetic;
+  TANH, SOFTMAX, GELU, LAYER_NORM) always does: its `q` record is the whole of its arithmetic;
 - data movement (RESHAPE, PERMUTE, CONCAT, SLICE, EXPAND, PAD, UPSAMPLE_NEAREST, GATHER), MAX_POOL2D, MAXIMUM and
   MINIMUM never need one: on int8 they are exact copies and comparisons with the same qparams in and out, and the
-  float implementations run on int8 arrays unchanged (they keep the dtype; PAD fills with its `value`, which
-  `lower_integer` sets to the zero point, and MAX_POOL2D pads with -128, which never wins a window holding an
-  input). MAX_POOL2D may carry a PoolQ for a fused activation clamp.
+  plain implementations run on int8 arrays unchanged (PAD fills with its `value`, which `lower_integer` sets to
+  the zero point, and MAX_POOL2D pads with int8's minimum, which never wins a window holding an input). MAX_POOL2D
+  may carry a PoolQ for a fused activation clamp.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from edgelower.quant import transformer
 from edgelower.interp import integer_nonlinear as nonlinear
+from edgelower.interp.numpy_algebra import NUMPY
 from edgelower.ir.graph import Op
-from edgelower.ir.ops import pool_geometry, pool_out
-from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, \
-    TanhQ
-from edgelower.quant.arith import multiply_by_quantized_multiplier, requantize, wrap_int32
+from edgelower.ir.ops import pool_geometry
+from edgelower.quant import transformer
+from edgelower.quant.algebra import INT8, INT32, IntegerAlgebra
+from edgelower.quant.arith import multiply_by_quantized_multiplier, requantize
+from edgelower.quant.records import AddQ, ClampQ, ConvQ, MeanQ, MulQ, PoolQ, RequantQ, record_of
 
+Program = Callable[[IntegerAlgebra, list, Mapping[str, Any]], list]
 IntImpl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
 
-INT8_MIN, INT8_MAX = -128, 127
+
+def _offset_int32(A: IntegerAlgebra, x, offset: int):
+    """An int8 (or int32) value plus an offset, in int32."""
+    return A.add(A.cast(x, INT32), offset)
 
 
-def _record(attrs, *kinds):
-    """The node's `q`, checked to be one of `kinds`; integer nodes hold their activation range in `q`."""
-    q = attrs["q"]
-    if not isinstance(q, kinds):
-        raise ValueError(f"q must be a {' or '.join(k.__name__ for k in kinds)}, got {type(q).__name__}")
-    if attrs.get("activation") is not None:
-        raise ValueError(f"an integer node holds its activation range in q, not in activation={attrs['activation']}")
-    return q
-
-
-def _int32(acc: np.ndarray) -> np.ndarray:
-    """The int32 accumulator: C's int32 arithmetic wraps modulo 2**32."""
-    return acc.astype(np.int32)
-
-
-def _accumulated(acc: np.ndarray, q: ConvQ) -> np.ndarray:
+def _accumulated(A: IntegerAlgebra, acc, q: ConvQ):
     """The int32 accumulator, or in the fused form (q.requant) exactly what REQUANTIZE makes of it."""
-    acc = _int32(acc)
     r = q.requant
     if r is None:
         return acc
-    return requantize(acc.astype(np.int64) + r.input_offset, r.multiplier, r.shift, r.output_offset, r.act_min,
-                      r.act_max, r.axis)
+    return requantize(A, A.add(acc, r.input_offset), r.multiplier, r.shift, r.output_offset, r.act_min, r.act_max,
+                      r.axis)
 
 
-def _windows(x: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
-    """Read-only view [N, C, KH, KW, OH, OW] of an (already padded) NCHW array under every kernel tap."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    s0, s1, s2, s3 = x.strides
-    return as_strided(x, x.shape[:2] + (kh, kw, oh, ow), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw),
-                      writeable=False)
+def _offset_product(A: IntegerAlgebra, taps: int, q: ConvQ):
+    """taps * input_offset * weight_offset in int32 (wrapping): the constant term of the expanded dot product."""
+    return A.mul(A.mul(A.const(taps, INT32), q.input_offset), q.weight_offset)
 
 
-def _conv2d(ins, attrs):
-    """ConvPerChannel / DepthwiseConvPerChannel up to the accumulator: padding taps contribute nothing (TFLite
-    skips them, which is padding x + input_offset with 0), acc = sum((x + input_offset) * (w + weight_offset))
-    + bias, in int32."""
-    q = _record(attrs, ConvQ)
+def _offset_bias(A: IntegerAlgebra, bias, w, q: ConvQ, reduced_axes: tuple[int, ...]):
+    """bias + input_offset * sum(w) + taps * input_offset * weight_offset per output channel (int32): the terms of
+    sum((x + input_offset) * (w + weight_offset)) + bias that do not depend on x. Constant weights make it a
+    constant (`canonicalize` folds it); None when there is no bias and every term is 0."""
+    terms = [] if bias is None else [bias]
+    if q.input_offset:
+        terms.append(A.mul(A.sum(A.cast(w, INT32), reduced_axes, keepdim=False), q.input_offset))
+        if q.weight_offset:
+            terms.append(_offset_product(A, math.prod(A.shape(w)[a] for a in reduced_axes), q))
+    if not terms:
+        return None
+    total = terms[0]
+    for term in terms[1:]:
+        total = A.add(total, term)
+    return total
+
+
+def _conv2d(A: IntegerAlgebra, ins, attrs):
+    """ConvPerChannel / DepthwiseConvPerChannel: acc = sum((x + input_offset) * (w + weight_offset)) + bias in
+    int32, where padding taps contribute nothing (TFLite skips them). Here x is padded with its zero point,
+    -input_offset, so a padding tap's x + input_offset is 0, and the sum is expanded: an int8 x int8 convolution
+    into int32, the constant terms in the bias (_offset_bias), and weight_offset times each window's sum of
+    x + input_offset (a convolution with ones) when the weights carry an offset."""
+    q = record_of(attrs, ConvQ)
     x, w = ins[0], ins[1]
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    groups = attrs["groups"]
-    (sh, sw), (dh, dw), (pt, pl, pb, pr) = attrs["stride"], attrs["dilation"], attrs["padding"]
-    oh, ow = pool_out(h, kh, sh, pt, pb, dh), pool_out(wd, kw, sw, pl, pr, dw)
-    xs = np.pad(x.astype(np.int64) + q.input_offset, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    cols = _windows(xs, (kh, kw), (sh, sw), (dh, dw), (oh, ow)).reshape(n, groups, cg * kh * kw, oh * ow)
-    ws = (w.astype(np.int64) + q.weight_offset).reshape(groups, o // groups, cg * kh * kw)
-    acc = np.matmul(ws, cols).reshape(n, o, oh, ow)
-    if len(ins) == 3:
-        acc = acc + ins[2].astype(np.int64).reshape(1, o, 1, 1)
-    return [_accumulated(acc, q)]
+    pt, pl, pb, pr = attrs["padding"]
+    zero_point = -q.input_offset
+    if not A.dtype(x).min <= zero_point <= A.dtype(x).max:
+        raise ValueError(f"input offset {q.input_offset} is not minus an {A.dtype(x).value} zero point")
+    x = A.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), zero_point)
+    geometry = {"stride": attrs["stride"], "dilation": attrs["dilation"], "groups": attrs["groups"]}
+    acc = A.conv2d(x, w, _offset_bias(A, ins[2] if len(ins) == 3 else None, w, q, (1, 2, 3)), INT32, **geometry)
+    if q.weight_offset:
+        ones = A.const(np.ones(A.shape(w), np.int8), A.dtype(w))
+        acc = A.add(acc, A.mul(A.conv2d(x, ones, None, INT32, **geometry), q.weight_offset))
+    return [_accumulated(A, acc, q)]
 
 
-def _linear(ins, attrs):
-    """reference_integer_ops::FullyConnected (per tensor or per channel) up to the accumulator."""
-    q = _record(attrs, ConvQ)
-    acc = (ins[0].astype(np.int64) + q.input_offset) @ (ins[1].astype(np.int64) + q.weight_offset).T
-    if len(ins) == 3:
-        acc = acc + ins[2].astype(np.int64)
-    return [_accumulated(acc, q)]
+def _linear(A: IntegerAlgebra, ins, attrs):
+    """reference_integer_ops::FullyConnected up to the accumulator, the offsets expanded as for CONV2D."""
+    q = record_of(attrs, ConvQ)
+    x, w = ins[0], ins[1]
+    acc = A.linear(x, w, _offset_bias(A, ins[2] if len(ins) == 3 else None, w, q, (1,)), INT32)
+    if q.weight_offset:
+        acc = A.add(acc, A.mul(A.sum(A.cast(x, INT32), (len(A.shape(x)) - 1,)), q.weight_offset))
+    return [_accumulated(A, acc, q)]
 
 
-def _matmul(ins, attrs):
-    """reference_ops::BatchMatMul<int8_t, int32_t> up to the accumulator: both operands are activations."""
-    q = _record(attrs, ConvQ)
-    acc = np.matmul(ins[0].astype(np.int64) + q.input_offset, ins[1].astype(np.int64) + q.weight_offset)
-    return [_accumulated(acc, q)]
+def _matmul(A: IntegerAlgebra, ins, attrs):
+    """reference_ops::BatchMatMul<int8_t, int32_t> up to the accumulator: both operands are activations, so
+    sum((a + oa)(b + ob)) = a @ b + ob * sum(a) + oa * sum(b) + k * oa * ob, the sums along the shared dim."""
+    q = record_of(attrs, ConvQ)
+    a, b = ins
+    acc = A.matmul(a, b, INT32)
+    if q.weight_offset:
+        acc = A.add(acc, A.mul(A.sum(A.cast(a, INT32), (len(A.shape(a)) - 1,)), q.weight_offset))
+    if q.input_offset:
+        acc = A.add(acc, A.mul(A.sum(A.cast(b, INT32), (len(A.shape(b)) - 2,)), q.input_offset))
+        if q.weight_offset:
+            acc = A.add(acc, _offset_product(A, A.shape(a)[-1], q))
+    return [_accumulated(A, acc, q)]
 
 
-def _requantize(ins, attrs):
+def _requantize(A: IntegerAlgebra, ins, attrs):
     """The requantization tail of ConvPerChannel / FullyConnected / BatchMatMul on int32, or TFLite's QUANTIZE
     (reference_ops::Requantize) on int8."""
-    q = _record(attrs, RequantQ)
-    x = ins[0].astype(np.int64) + q.input_offset
-    return [requantize(x, q.multiplier, q.shift, q.output_offset, q.act_min, q.act_max, q.axis)]
+    q = record_of(attrs, RequantQ)
+    return [requantize(A, _offset_int32(A, ins[0], q.input_offset), q.multiplier, q.shift, q.output_offset,
+                       q.act_min, q.act_max, q.axis if len(q.multiplier) > 1 else None)]
 
 
-def _add_sub(sign: int) -> IntImpl:
+def _add_sub(subtract: bool) -> Program:
     """reference_integer_ops::AddElementwise / reference_ops::SubElementwise with numpy broadcasting: both inputs
-    shifted left by left_shift, each rescaled (MultiplyByQuantizedMultiplierSmallerThanOneExp), summed or
+    offset and shifted left by left_shift, each rescaled (MultiplyByQuantizedMultiplierSmallerThanOneExp), summed or
     subtracted in int32, rescaled to the output, offset and clamped."""
-    def impl(ins, attrs):
-        q = _record(attrs, AddQ)
-        x1 = (ins[0].astype(np.int64) + q.input1_offset) << q.left_shift
-        x2 = (ins[1].astype(np.int64) + q.input2_offset) << q.left_shift
-        scaled1 = multiply_by_quantized_multiplier(x1, q.input1_multiplier, q.input1_shift)
-        scaled2 = multiply_by_quantized_multiplier(x2, q.input2_multiplier, q.input2_shift)
-        raw = wrap_int32(multiply_by_quantized_multiplier(_int32(scaled1 + sign * scaled2), q.output_multiplier,
-                                                          q.output_shift) + q.output_offset)
-        return [np.clip(raw, q.act_min, q.act_max).astype(np.int8)]
-    return impl
+    def program(A: IntegerAlgebra, ins, attrs):
+        q = record_of(attrs, AddQ)
+        x1 = A.shift_left(_offset_int32(A, ins[0], q.input1_offset), q.left_shift)
+        x2 = A.shift_left(_offset_int32(A, ins[1], q.input2_offset), q.left_shift)
+        scaled1 = multiply_by_quantized_multiplier(A, x1, q.input1_multiplier, q.input1_shift)
+        scaled2 = multiply_by_quantized_multiplier(A, x2, q.input2_multiplier, q.input2_shift)
+        raw = (A.sub if subtract else A.add)(scaled1, scaled2)
+        out = A.add(multiply_by_quantized_multiplier(A, raw, q.output_multiplier, q.output_shift), q.output_offset)
+        return [A.cast(A.clamp(out, q.act_min, q.act_max), INT8)]
+    return program
 
 
-def _mul(ins, attrs):
+def _mul(A: IntegerAlgebra, ins, attrs):
     """reference_integer_ops::MulElementwise with numpy broadcasting."""
-    q = _record(attrs, MulQ)
-    product = (ins[0].astype(np.int64) + q.input1_offset) * (ins[1].astype(np.int64) + q.input2_offset)
-    raw = wrap_int32(multiply_by_quantized_multiplier(product, q.output_multiplier, q.output_shift) + q.output_offset)
-    return [np.clip(raw, q.act_min, q.act_max).astype(np.int8)]
+    q = record_of(attrs, MulQ)
+    product = A.mul(_offset_int32(A, ins[0], q.input1_offset), _offset_int32(A, ins[1], q.input2_offset))
+    out = A.add(multiply_by_quantized_multiplier(A, product, q.output_multiplier, q.output_shift), q.output_offset)
+    return [A.cast(A.clamp(out, q.act_min, q.act_max), INT8)]
 
 
-def _avg_pool2d(ins, attrs):
-    """reference_integer_ops::AveragePool: the raw int8 values of the in-bounds taps are summed and divided by
-    their count, rounding half away from zero ((acc +/- count / 2) / count in C), then clamped. Padding is never
-    counted, so a padded int8 pool must say count_include_pad=False (and use no divisor override)."""
-    q = _record(attrs, PoolQ)
+def _in_bounds_taps(shape, attrs, out_hw) -> np.ndarray:
+    """How many taps of each pooling window lie inside the image (compile time): [OH, OW]."""
+    (kh, kw), (sh, sw), (pt, pl) = attrs["kernel"], attrs["stride"], attrs["padding"][:2]
+    counts = []
+    for size, k, s, lo, out in ((shape[2], kh, sh, pt, out_hw[0]), (shape[3], kw, sw, pl, out_hw[1])):
+        start = np.arange(out) * s - lo
+        counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+    return np.outer(*counts)
+
+
+def _avg_pool2d(A: IntegerAlgebra, ins, attrs):
+    """reference_integer_ops::AveragePool: the raw int8 values of the in-bounds taps are summed (a depthwise
+    convolution with ones over the zero-padded image) and divided by their count, rounding half away from zero
+    ((acc +/- count / 2) / count, C's truncating division), then clamped. Padding is never counted, so a padded
+    int8 pool must say count_include_pad=False (and use no divisor override)."""
+    q = record_of(attrs, PoolQ)
     if any(attrs["padding"]) and attrs["count_include_pad"] or attrs["divisor"] is not None:
         raise ValueError("int8 AVG_POOL2D divides by the in-bounds tap count: padding needs count_include_pad=False "
                          "and no divisor")
     x = ins[0]
-    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
-    pt, pl = attrs["padding"][:2]
-    pads = ((0, 0), (0, 0), (pt, bottom), (pl, right))
-    value_windows = _windows(np.pad(x.astype(np.int64), pads), attrs["kernel"], attrs["stride"], (1, 1), (oh, ow))
-    inside = np.pad(np.ones((1, 1) + x.shape[2:], np.int64), pads)
-    count_windows = _windows(inside, attrs["kernel"], attrs["stride"], (1, 1), (oh, ow))
-    total, count = value_windows.sum(axis=(2, 3)), count_windows.sum(axis=(2, 3))
-    if (count == 0).any():
+    shape = A.shape(x)
+    oh, ow, bottom, right = pool_geometry(shape, attrs)
+    count = _in_bounds_taps(shape, attrs, (oh, ow))
+    if (count <= 0).any():
         raise ValueError("an int8 AVG_POOL2D window holds no input element")
-    rounded = np.sign(total) * ((np.abs(total) + count // 2) // count)
-    return [np.clip(rounded, q.act_min, q.act_max).astype(np.int8)]
+    ones = A.const(np.ones((shape[1], 1) + tuple(attrs["kernel"]), np.int8), A.dtype(x))
+    total = A.conv2d(x, ones, None, INT32, stride=attrs["stride"], groups=shape[1],
+                     padding=(attrs["padding"][0], attrs["padding"][1], bottom, right))
+    if A.shape(total)[2:] != (oh, ow):
+        raise ValueError(f"the window sums cover {A.shape(total)[2:]} outputs, the pool {(oh, ow)}")
+    half = A.const(count // 2, INT32)
+    rounded = A.trunc_div(A.where(A.gt(total, 0), A.add(total, half), A.sub(total, half)), A.const(count, INT32))
+    return [A.cast(A.clamp(rounded, q.act_min, q.act_max), INT8)]
 
 
-def _max_pool2d(ins, attrs):
+def _max_pool2d(A: IntegerAlgebra, ins, attrs):
     """reference_integer_ops::MaxPool: the maximum of the in-bounds taps, clamped to the PoolQ range."""
-    q = _record(attrs, PoolQ)
-    x = ins[0]
-    oh, ow, bottom, right = pool_geometry(x.shape, attrs)
-    pt, pl = attrs["padding"][:2]
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, bottom), (pl, right)), constant_values=np.int8(INT8_MIN))
-    best = _windows(xp, attrs["kernel"], attrs["stride"], attrs["dilation"], (oh, ow)).max(axis=(2, 3))
-    return [np.clip(best, q.act_min, q.act_max).astype(np.int8)]
+    q = record_of(attrs, PoolQ)
+    pooled = A.max_pool2d(ins[0], {k: v for k, v in attrs.items() if k != "q"})
+    return [A.clamp(pooled, q.act_min, q.act_max)]
 
 
-def _mean(ins, attrs):
+def _mean(A: IntegerAlgebra, ins, attrs):
     """TFLM's int8 MEAN (reference_ops::QuantizedMeanOrSum): the raw sum over `axes` re-centred on the input zero
-    point, times the record's multiplier with 1/n folded in as TFLM folds it (MeanQ), plus the output zero point,
-    clamped."""
-    q = _record(attrs, MeanQ)
+    point, times the record's multiplier with 1/n folded in as TFLM folds it at run time (MeanQ), plus the output
+    zero point, clamped."""
+    q = record_of(attrs, MeanQ)
     x, axes = ins[0], tuple(attrs["axes"])
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    count = math.prod(A.shape(x)[a] for a in axes)
     if not 0 < count < MeanQ.MAX_COUNT:
         raise ValueError(f"int8 MEAN over {count} elements: TFLM's int32 sum holds fewer than {MeanQ.MAX_COUNT}")
-    total = _int32(x.astype(np.int64).sum(axis=axes, keepdims=attrs["keepdim"]) + count * q.input_offset)
+    total = A.add(A.sum(A.cast(x, INT32), axes, attrs["keepdim"]), A.mul(A.const(count, INT32), q.input_offset))
     k = min(count.bit_length() - 1, 32, 31 + q.shift)
     multiplier = (q.multiplier << k) // count  # positive operands: C's truncating division
-    out = wrap_int32(multiply_by_quantized_multiplier(total, multiplier, q.shift - k) + q.output_offset)
-    return [np.clip(out, INT8_MIN, INT8_MAX).astype(np.int8)]
+    out = A.add(multiply_by_quantized_multiplier(A, total, multiplier, q.shift - k), q.output_offset)
+    return [A.cast(A.clamp(out, INT8.min, INT8.max), INT8)]
 
 
-def _clamp(ins, attrs):
+def _clamp(A: IntegerAlgebra, ins, attrs):
     """RELU / CLAMP on int8 with the same qparams in and out: TFLM's ReluQuantized (identity multiplier),
     Relu6Quantized, or MAXIMUM / MINIMUM against a constant."""
-    q = _record(attrs, ClampQ)
-    return [np.clip(ins[0], q.act_min, q.act_max).astype(np.int8)]
+    q = record_of(attrs, ClampQ)
+    return [A.clamp(ins[0], q.act_min, q.act_max)]
 
 
-def _checked(impl: IntImpl, kind: type) -> IntImpl:
-    def run(ins, attrs):
-        _record(attrs, kind)
-        return impl(ins, attrs)
-    return run
+def _softmax(A: IntegerAlgebra, ins, attrs):
+    """TFLite's softmax (SoftmaxQ) or I-BERT's (ISoftmaxQ), by the node's record."""
+    if isinstance(attrs["q"], transformer.ISoftmaxQ):
+        return [transformer.softmax(A, ins[0], attrs["axis"], record_of(attrs, transformer.ISoftmaxQ))]
+    return nonlinear.softmax(A, ins, attrs)
 
 
-INTEGER_IMPLS: dict[Op, IntImpl] = {
+def _gelu(A: IntegerAlgebra, ins, attrs):
+    return [transformer.gelu(A, ins[0], record_of(attrs, transformer.IGeluQ))]
+
+
+def _layer_norm(A: IntegerAlgebra, ins, attrs):
+    q = record_of(attrs, transformer.ILayerNormQ)
+    if len(ins) != 3:
+        raise ValueError("an integer LAYER_NORM takes (x, weight int32, bias int32)")
+    return [transformer.layer_norm(A, ins[0], ins[1], ins[2], q, attrs["normalized_ndim"])]
+
+
+PROGRAMS: dict[Op, Program] = {
     Op.CONV2D: _conv2d,
     Op.LINEAR: _linear,
     Op.MATMUL: _matmul,
     Op.REQUANTIZE: _requantize,
-    Op.ADD: _add_sub(+1),
-    Op.SUB: _add_sub(-1),
+    Op.ADD: _add_sub(subtract=False),
+    Op.SUB: _add_sub(subtract=True),
     Op.MUL: _mul,
     Op.AVG_POOL2D: _avg_pool2d,
     Op.MAX_POOL2D: _max_pool2d,
     Op.MEAN: _mean,
     Op.RELU: _clamp,
     Op.CLAMP: _clamp,
-    Op.SIGMOID: _checked(nonlinear.sigmoid, LogisticQ),
-    Op.TANH: _checked(nonlinear.tanh, TanhQ),
-    Op.HARDSWISH: _checked(nonlinear.hardswish, HardSwishQ),
-    Op.SOFTMAX: transformer.softmax_or(_checked(nonlinear.softmax, SoftmaxQ)),
-    Op.GELU: transformer.gelu_impl,
-    Op.LAYER_NORM: transformer.layer_norm_impl,
+    Op.SIGMOID: nonlinear.sigmoid,
+    Op.TANH: nonlinear.tanh,
+    Op.HARDSWISH: nonlinear.hardswish,
+    Op.SOFTMAX: _softmax,
+    Op.GELU: _gelu,
+    Op.LAYER_NORM: _layer_norm,
 }
+
+
+def _on_numpy(program: Program) -> IntImpl:
+    return lambda ins, attrs: program(NUMPY, ins, attrs)
+
+
+INTEGER_IMPLS: dict[Op, IntImpl] = {op: _on_numpy(program) for op, program in PROGRAMS.items()}

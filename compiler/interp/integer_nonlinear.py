@@ -1,111 +1,111 @@
-"""Integer semantics of the int8 nonlinearities TFLite Micro runs: SIGMOID, TANH, HARDSWISH, SOFTMAX.
+"""Integer programs of the int8 nonlinearities TFLite Micro runs: SIGMOID, TANH, HARDSWISH, SOFTMAX.
 
-Each function reproduces its TFLite reference kernel bit for bit, in integers only (int64 numpy arrays holding the
-int32 or int16 values the C code holds), from the parameters of its `q` record (`edgelower.quant.records`).
+Each reproduces its TFLite reference kernel bit for bit, in the integer algebra (edgelower.quant.algebra), from the
+parameters of its `q` record (`edgelower.quant.records`), with the int32 and int16 types the C code uses.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from edgelower.quant import fixedpoint as fp
-from edgelower.quant.arith import multiply_by_quantized_multiplier, rounding_divide_by_pot
+from edgelower.quant.algebra import INT8, INT16, INT32, INT64, IntegerAlgebra
+from edgelower.quant.arith import multiply_by_quantized_multiplier
+from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, HardSwishQ, LogisticQ, SoftmaxQ, \
+    TanhQ, record_of
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = INT8.min, INT8.max
 
 
-def _gemmlowp_unary(x: np.ndarray, q, function, output_shift: int, output_offset: int) -> np.ndarray:
+def _gemmlowp_unary(A: IntegerAlgebra, x, q, function, output_shift: int, output_offset: int):
     """The body shared by reference_integer_ops::Logistic and ::Tanh: inputs at or beyond the range radius
     saturate; the others are rescaled to Q4.27, mapped by `function` to Q0.31, and rounded to 8 bits."""
-    value = x.astype(np.int64) + q.input_offset
-    in_q4 = multiply_by_quantized_multiplier(np.clip(value, -q.input_range_radius, q.input_range_radius),
-                                             q.input_multiplier, q.input_left_shift)
-    out_q0 = function(fp.wrap32(in_q4), 4)
-    out = np.clip(rounding_divide_by_pot(out_q0, output_shift) + output_offset, INT8_MIN, INT8_MAX)
-    out = np.where(value <= -q.input_range_radius, INT8_MIN, np.where(value >= q.input_range_radius, INT8_MAX, out))
-    return out.astype(np.int8)
+    value = A.add(A.cast(x, INT32), q.input_offset)
+    if q.input_range_radius == 0:
+        # Input scales of 8 and more: every input saturates (and the rescaling's shift would pass 31).
+        return A.where(A.le(value, 0), INT8_MIN, INT8_MAX, INT8)
+    # |value| < 2**9, so a radius beyond int32 compares as INT32_MAX does.
+    radius = min(q.input_range_radius, INT32.max)
+    in_q4 = multiply_by_quantized_multiplier(A, A.clamp(value, -radius, radius), q.input_multiplier,
+                                             q.input_left_shift)
+    out_q0 = function(A, in_q4, 4)
+    out = A.clamp(A.add(A.rounding_shift_right(out_q0, output_shift), output_offset), INT8_MIN, INT8_MAX)
+    out = A.where(A.le(value, -radius), INT8_MIN, A.where(A.ge(value, radius), INT8_MAX, out))
+    return A.cast(out, INT8)
 
 
-def sigmoid(ins, attrs):
-    """reference_integer_ops::Logistic: output Q0.8 (scale 1/256) offset by -128."""
-    return [_gemmlowp_unary(ins[0], attrs["q"], fp.logistic, 31 - 8, -128)]
+def sigmoid(A: IntegerAlgebra, ins, attrs):
+    """reference_integer_ops::Logistic: output Q0.8 (scale 1/256) offset by its zero point."""
+    return [_gemmlowp_unary(A, ins[0], record_of(attrs, LogisticQ), fp.logistic, 31 - 8, SIGMOID_OUTPUT[1])]
 
 
-def tanh(ins, attrs):
+def tanh(A: IntegerAlgebra, ins, attrs):
     """reference_integer_ops::Tanh: output Q0.7 (scale 1/128), zero point 0."""
-    return [_gemmlowp_unary(ins[0], attrs["q"], fp.tanh, 31 - 7, 0)]
+    return [_gemmlowp_unary(A, ins[0], record_of(attrs, TanhQ), fp.tanh, 31 - 7, TANH_OUTPUT[1])]
 
 
-def _wrap16(x) -> np.ndarray:
-    return np.asarray(x, np.int64).astype(np.int16).astype(np.int64)
+def _rounding_divide_by_pot16(A: IntegerAlgebra, x, exponent: int):
+    """gemmlowp RoundingDivideByPOT<int16_t>, exponent in [0, 31]. gemmlowp builds the mask 2**exponent - 1 and
+    narrows it to int16 (Dup): from exponent 16 on it is -1, and the result is 1 for x >= 0 and -1 below."""
+    if exponent < 16:
+        return A.rounding_shift_right(x, exponent)
+    return A.where(A.lt(x, 0), -1, 1, A.dtype(x))
 
 
-def _srdhm16(a, b) -> np.ndarray:
-    """gemmlowp SaturatingRoundingDoublingHighMul<int16_t>."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
-    total = ab + nudge
-    high = _wrap16(np.sign(total) * (np.abs(total) // (1 << 15)))
-    return np.where((a == -32768) & (b == -32768), 32767, high)
+def _saturating_left_shift16(A: IntegerAlgebra, x, amount: int):
+    """TFLite's SaturatingLeftShift (reference/hard_swish.h): int16 x * 2**amount clamped to int16, computed in a
+    type that holds the product (amount in [0, 30], as the C kernel takes it)."""
+    wide = INT32 if amount <= 16 else INT64
+    return A.cast(A.clamp(A.shift_left(A.cast(x, wide), amount), INT16.min, INT16.max), INT16)
 
 
-def _sdhm16(a, b) -> np.ndarray:
-    """TFLite's SaturatingDoublingHighMul (reference/hard_swish.h): like SRDHM but truncating toward zero."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    ab = a * b
-    high = _wrap16(np.sign(ab) * (np.abs(ab) // (1 << 15)))
-    return np.where((a == -32768) & (b == -32768), 32767, high)
+def _saturating_doubling_high_mul16(A: IntegerAlgebra, a, b):
+    """TFLite's SaturatingDoublingHighMul (int16): a * b / 2**15 truncated toward zero, in int32; only
+    -32768 * -32768 leaves int16 (32768), and saturates."""
+    product = A.trunc_div(A.mul(A.cast(a, INT32), A.cast(b, INT32)), 1 << 15)
+    return A.cast(A.minimum(product, INT16.max), INT16)
 
 
-def _rdbpot16(x, exponent: int) -> np.ndarray:
-    """gemmlowp RoundingDivideByPOT<int16_t>: the mask (1 << exponent) - 1 is narrowed to int16, as Dup does."""
-    x = np.asarray(x, np.int64)
-    mask = int(np.int64((1 << exponent) - 1).astype(np.int16))
-    threshold = (mask >> 1) + (x < 0)
-    return _wrap16((x >> exponent) + ((x & mask) > threshold))
-
-
-def _saturating_left_shift16(x, amount: int) -> np.ndarray:
-    return np.clip(np.asarray(x, np.int64) * (1 << amount), -32768, 32767)
-
-
-def hardswish(ins, attrs):
-    """reference_ops::HardSwish<int8_t>: x * relu6(x + 3) / 6 in 16-bit fixed point."""
-    q = attrs["q"]
-    input_value = _wrap16(ins[0].astype(np.int64) + q.input_offset)
-    hires = _wrap16(input_value * (1 << 7))
-    preshift_output = _srdhm16(hires, q.output_multiplier_fixedpoint_int16)
+def hardswish(A: IntegerAlgebra, ins, attrs):
+    """reference_ops::HardSwish<int8_t>: x * relu6(x + 3) / 6 in 16-bit fixed point; int16 values wrap as the C
+    code narrows them."""
+    q = record_of(attrs, HardSwishQ)
+    input_value = A.add(A.cast(ins[0], INT16), q.input_offset)
+    hires = A.shift_left(input_value, 7)
+    preshift_output = A.mul_high(hires, q.output_multiplier_fixedpoint_int16)
     reluish = hires
     exponent = q.reluish_multiplier_exponent
     if exponent > 0:
-        reluish = _saturating_left_shift16(reluish, exponent - 1)
-    reluish = _srdhm16(reluish, q.reluish_multiplier_fixedpoint_int16)
+        reluish = _saturating_left_shift16(A, reluish, exponent - 1)
+    reluish = A.mul_high(reluish, q.reluish_multiplier_fixedpoint_int16)
     if exponent > 0:
-        reluish = _saturating_left_shift16(reluish, 1)
+        reluish = _saturating_left_shift16(A, reluish, 1)
     if exponent < 0:
-        reluish = _rdbpot16(reluish, -exponent)
-    reluish = _wrap16((reluish + (1 << 15)) >> 1)
-    preshift = _sdhm16(reluish, preshift_output)
-    out = _wrap16(_rdbpot16(preshift, -q.output_multiplier_exponent) + q.output_offset)
-    return [np.clip(out, INT8_MIN, INT8_MAX).astype(np.int8)]
+        reluish = _rounding_divide_by_pot16(A, reluish, -exponent)
+    reluish = A.cast(A.shift_right(A.add(A.cast(reluish, INT32), 1 << 15), 1), INT16)  # in [0, 2**15)
+    preshift = _saturating_doubling_high_mul16(A, reluish, preshift_output)
+    out = A.add(_rounding_divide_by_pot16(A, preshift, -q.output_multiplier_exponent), q.output_offset)
+    return [A.cast(A.clamp(out, INT8_MIN, INT8_MAX), INT8)]
 
 
-def softmax(ins, attrs):
+def softmax(A: IntegerAlgebra, ins, attrs):
     """reference_ops::Softmax<int8_t, int8_t> (TFLM's int8 path; only int16 uses lookup tables): along `axis`,
     differences to the row maximum rescaled to Q5.26, exp in Q0.31, the sum in Q12.19, its reciprocal from
-    GetReciprocal, and outputs in Q0.8 offset by -128. Differences below diff_min contribute nothing and give
-    -128."""
-    q, axis = attrs["q"], attrs["axis"]
-    x = np.moveaxis(ins[0].astype(np.int64), axis, -1)
-    diff = x - x.max(axis=-1, keepdims=True)
-    valid = diff >= q.diff_min
+    GetReciprocal, and outputs in Q0.8 offset by the output zero point. Differences below diff_min contribute
+    nothing and give int8's minimum."""
+    q, axis = record_of(attrs, SoftmaxQ), attrs["axis"]
+    x = ins[0]
+    diff = A.sub(A.cast(x, INT32), A.cast(A.reduce_max(x, (axis,)), INT32))
+    valid = A.ge(diff, q.diff_min)
     # MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(diff * 2**left_shift, multiplier). Only valid
     # differences reach it in TFLite, and only they fit in int32 after the shift.
-    rescaled = fp.srdhm(fp.wrap32(np.where(valid, diff, 0) << q.input_left_shift), q.input_multiplier)
-    exps = fp.exp_on_negative_values(rescaled, 5)
-    sum_of_exps = fp.wrap32(np.where(valid, fp.rescale(exps, 0, 12), 0).sum(axis=-1, keepdims=True))
-    shifted_scale, num_bits_over_unit = fp.get_reciprocal(sum_of_exps, 12)
-    unsat = rounding_divide_by_pot(fp.srdhm(shifted_scale, exps), num_bits_over_unit + 31 - 8)
-    out = np.where(valid, np.clip(unsat - 128, INT8_MIN, INT8_MAX), INT8_MIN)
-    return [np.moveaxis(out.astype(np.int8), -1, axis)]
+    rescaled = A.mul_high(A.shift_left(A.where(valid, diff, 0), q.input_left_shift), q.input_multiplier)
+    exps = fp.exp_on_negative_values(A, rescaled, 5)
+    sum_of_exps = A.sum(A.where(valid, fp.rescale(A, exps, 0, 12), 0), (axis,))
+    shifted_scale, num_bits_over_unit = fp.get_reciprocal(A, sum_of_exps, 12)
+    # Outputs are divided by 2**(num_bits_over_unit + 31 - 8). A sum of 2**28 or more (rows of over 2**9 maxima)
+    # makes that 2**32 or more, which rounds every int32 to 0 (the C kernel says so; TFLite asserts): the
+    # division runs with the exponent capped inside int32's width and that case selects 0.
+    exponent = A.add(num_bits_over_unit, 31 - 8)
+    unsat = A.where(A.gt(exponent, 31), 0,
+                    A.rounding_shift_right(A.mul_high(shifted_scale, exps), A.minimum(exponent, 31)))
+    out = A.where(valid, A.clamp(A.add(unsat, SOFTMAX_OUTPUT[1]), INT8_MIN, INT8_MAX), INT8_MIN)
+    return [A.cast(out, INT8)]

@@ -8,12 +8,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from edgelower.interp.float_ops import IMPLS
+from edgelower.interp.float_ops import IMPLS as FLOAT_IMPLS
 from edgelower.interp.integer import INTEGER_IMPLS
+from edgelower.interp.primitives import PRIMITIVE_IMPLS
 from edgelower.ir.graph import Graph, Node, Op, TensorType
 from edgelower.ir.packed import dense
 from edgelower.ir.ops import OPS, complete_attrs
 from edgelower.ir.schedule import Schedule
+
+# Nodes without a `q` record: float ops, and integer ops that wrap like C.
+IMPLS = {**FLOAT_IMPLS, **PRIMITIVE_IMPLS}
 
 assert set(IMPLS) | set(INTEGER_IMPLS) == set(Op), \
     f"ops without a reference implementation: {set(Op) - set(IMPLS) - set(INTEGER_IMPLS)}"

@@ -19,37 +19,104 @@ from edgelower.ir.packed import Packed, dense
 
 
 class DType(enum.Enum):
+    """Element types. `bits` is the storage width of one element; an integer type's range follows from its width
+    and signedness (`min`, `max`): this is the one place that defines the int8 range, [-2**7, 2**7 - 1].
+
+    Sub-byte types (INT4, INT2: low-bit and ternary weights) have no byte layout of their own: their values live
+    unpacked in int8 arrays (`numpy`) and bytes are counted only for packed constants, so `itemsize` refuses them.
+    BOOL holds 0 or 1 in one byte, as numpy and the C runtime store it."""
+
     FLOAT32 = "float32"
+    BOOL = "bool"
+    INT2 = "int2"
+    INT4 = "int4"
     INT8 = "int8"
+    UINT8 = "uint8"
     INT16 = "int16"
     INT32 = "int32"
     INT64 = "int64"
-    BOOL = "bool"
 
     @property
-    def numpy(self) -> np.dtype:
-        return np.dtype(self.value)
-
-    @property
-    def itemsize(self) -> int:
-        return self.numpy.itemsize
+    def bits(self) -> int:
+        return _BITS[self]
 
     @property
     def is_float(self) -> bool:
         return self is DType.FLOAT32
 
+    @property
+    def is_integer(self) -> bool:
+        """Two's-complement or unsigned integers (not BOOL, not FLOAT32)."""
+        return self not in (DType.FLOAT32, DType.BOOL)
+
+    @property
+    def signed(self) -> bool:
+        return self not in (DType.BOOL, DType.UINT8)
+
+    @property
+    def min(self) -> int:
+        """The smallest value of an integer (or BOOL) type."""
+        self._check_integral()
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        """The largest value of an integer (or BOOL) type."""
+        self._check_integral()
+        if self is DType.BOOL:
+            return 1
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def numpy(self) -> np.dtype:
+        """The numpy type holding this type's values: sub-byte values unpacked, one per int8."""
+        return np.dtype("int8" if self.bits < 8 and self is not DType.BOOL else self.value)
+
+    @property
+    def itemsize(self) -> int:
+        if self.bits < 8:
+            raise ValueError(f"{self.value} has no byte layout of its own: its values are stored packed")
+        return self.bits // 8
+
     @classmethod
     def of(cls, dtype: Any) -> "DType":
         return cls(np.dtype(dtype).name)
 
+    def _check_integral(self) -> None:
+        if self.is_float:
+            raise ValueError(f"{self.value} has no integer range")
+
+
+_BITS = {DType.FLOAT32: 32, DType.BOOL: 8, DType.INT2: 2, DType.INT4: 4, DType.INT8: 8, DType.UINT8: 8,
+         DType.INT16: 16, DType.INT32: 32, DType.INT64: 64}
+
 
 @dataclass(frozen=True)
 class QParams:
-    """Affine quantization: real = (q - zero_point) * scale. Per tensor (one scale) or per `axis`."""
+    """Affine quantization: real = (q - zero_point) * scale. Per tensor (one scale) or per `axis`.
+
+    [qmin, qmax] is the range quantized values take: int8's by default (activations), int8's symmetric range
+    [-max, max] for TFLite's weights (`narrow`), int32's for biases (`for_dtype`)."""
 
     scale: tuple[float, ...]
     zero_point: tuple[int, ...]
     axis: int | None = None
+    qmin: int = DType.INT8.min
+    qmax: int = DType.INT8.max
+
+    @classmethod
+    def for_dtype(cls, dtype: DType, scale, zero_point, axis: int | None = None) -> "QParams":
+        """Parameters whose range is all of `dtype`."""
+        return cls(tuple(scale), tuple(zero_point), axis, dtype.min, dtype.max)
+
+    @classmethod
+    def narrow(cls, scale, zero_point, axis: int | None = None, dtype: DType = DType.INT8) -> "QParams":
+        """Parameters of a symmetric range, [-max, max] of `dtype` (TFLite's int8 weights)."""
+        return cls(tuple(scale), tuple(zero_point), axis, -dtype.max, dtype.max)
+
+    @property
+    def is_default_range(self) -> bool:
+        return (self.qmin, self.qmax) == (DType.INT8.min, DType.INT8.max)
 
 
 @dataclass(frozen=True)
@@ -72,7 +139,11 @@ class TensorType:
 
     def __str__(self) -> str:
         dims = "x".join(str(d) for d in self.shape) or "scalar"
-        q = f" q(scale={list(self.qparams.scale)}, zp={list(self.qparams.zero_point)})" if self.qparams else ""
+        q = ""
+        if self.qparams:
+            qp = self.qparams
+            bounds = "" if qp.is_default_range else f", range=[{qp.qmin}, {qp.qmax}]"
+            q = f" q(scale={list(qp.scale)}, zp={list(qp.zero_point)}{bounds})"
         return f"{self.dtype.value}[{dims}]{q}{' ' + self.layout if self.layout else ''}"
 
 
@@ -131,6 +202,19 @@ class Op(enum.Enum):
     LOG_SOFTMAX = enum.auto()
     LAYER_NORM = enum.auto()
     BATCH_NORM = enum.auto()
+    # primitive integer arithmetic (edgelower.interp.primitives): with ADD, SUB, MUL, NEG, ABS, MAXIMUM, MINIMUM,
+    # CLAMP, SUM, REDUCE_MAX, int32-accumulating CONV2D / LINEAR / MATMUL and data movement on integers, what
+    # `decompose_integer` writes every integer op in
+    CAST = enum.auto()
+    SHIFT_LEFT = enum.auto()
+    SHIFT_RIGHT = enum.auto()
+    BITWISE_AND = enum.auto()
+    MUL_HIGH = enum.auto()
+    ROUNDING_SHIFT_RIGHT = enum.auto()
+    TRUNC_DIV = enum.auto()
+    COMPARE = enum.auto()
+    WHERE = enum.auto()
+    CLZ = enum.auto()
 
 
 def freeze(value: Any) -> Any:

@@ -4,37 +4,25 @@ Conventions shared by the interpreter, every pass and every backend:
 - images are NCHW, convolution weights OIHW (groups split I), linear weights [out, in] (y = x @ W.T + b);
 - `padding` of CONV2D / pools is (top, left, bottom, right); PAD's `pads` is ((before, after), ...) for every dim;
 - axes are non-negative after capture; reductions take a tuple `axes` and `keepdim`;
-- binary elementwise ops broadcast like numpy; integer division is not defined (DIV is float only).
+- binary elementwise ops broadcast like numpy; DIV is float only (TRUNC_DIV divides integers);
+- on integer dtypes ADD, SUB, MUL, NEG, ABS and SHIFT_LEFT wrap modulo 2**bits, as C's unsigned arithmetic does;
+  CONV2D, LINEAR and MATMUL accumulate exactly and wrap once to `out_dtype` (default: the input's dtype), so
+  int8 x int8 with out_dtype "int32" is TFLite's int32 accumulator. The primitive integer ops' definitions and
+  value preconditions (shift amounts in [0, bits), divisors not 0) are in `edgelower.interp.primitives`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
-
-import numpy as np
+from typing import Any, Mapping, Sequence
 
 from edgelower.ir.graph import DType, Op, TensorType
+from edgelower.ir.integer_signatures import PRIMITIVE_INTEGER_OPS, PRIMITIVE_SIGNATURES, accumulator_dtype
+from edgelower.ir.signature import REQUIRED, Infer, IRError, OpSignature, broadcast_shapes
+from edgelower.ir.signature import binary as _binary
 from edgelower.ir.traits import ops_where, traits
 
-Infer = Callable[[Sequence[TensorType], Mapping[str, Any]], list[TensorType]]
-
-
-class IRError(ValueError):
-    """A malformed graph or node; the message names the node."""
-
-
-@dataclass(frozen=True)
-class OpSignature:
-    min_inputs: int
-    max_inputs: int
-    attrs: Mapping[str, Any]  # name -> default (REQUIRED when it has none)
-    infer: Infer
-
-
-REQUIRED = object()
-
+__all__ = ["OPS", "IRError", "OpSignature", "REQUIRED", "Infer", "broadcast_shapes", "PRIMITIVE_INTEGER_OPS"]
 
 def _same(ins, attrs):
     return [ins[0]]
@@ -42,19 +30,6 @@ def _same(ins, attrs):
 
 def _float_same(ins, attrs):
     return [TensorType(ins[0].shape, DType.FLOAT32)]
-
-
-def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
-    try:
-        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
-    except ValueError as e:
-        raise IRError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from e
-
-
-def _binary(ins, attrs):
-    if ins[0].dtype != ins[1].dtype:
-        raise IRError(f"operand dtypes differ: {ins[0].dtype.value} and {ins[1].dtype.value}")
-    return [TensorType(broadcast_shapes(ins[0].shape, ins[1].shape), ins[0].dtype)]
 
 
 def _add(ins, attrs):
@@ -127,7 +102,7 @@ def _conv2d(ins, attrs):
     if oh <= 0 or ow <= 0:
         raise IRError(f"conv2d output would be empty ({oh}x{ow})")
     _check_activation(ins, attrs)
-    return [TensorType((n, o, oh, ow), x.dtype)]
+    return [TensorType((n, o, oh, ow), accumulator_dtype(ins, attrs))]
 
 
 def _linear(ins, attrs):
@@ -137,7 +112,7 @@ def _linear(ins, attrs):
     if len(ins) == 3 and ins[2].shape != (w.shape[0],):
         raise IRError(f"linear bias shape {ins[2].shape} != ({w.shape[0]},)")
     _check_activation(ins, attrs)
-    return [TensorType(x.shape[:-1] + (w.shape[0],), x.dtype)]
+    return [TensorType(x.shape[:-1] + (w.shape[0],), accumulator_dtype(ins, attrs))]
 
 
 def _matmul(ins, attrs):
@@ -145,7 +120,9 @@ def _matmul(ins, attrs):
     if len(a.shape) < 2 or len(b.shape) < 2 or a.shape[-1] != b.shape[-2]:
         raise IRError(f"matmul: {a.shape} @ {b.shape}")
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    return [TensorType(batch + (a.shape[-2], b.shape[-1]), a.dtype)]
+    return [TensorType(batch + (a.shape[-2], b.shape[-1]), accumulator_dtype(ins, attrs))]
+
+
 
 
 def _pool2d(ins, attrs):
@@ -281,6 +258,8 @@ def _dequantize(ins, attrs):
     return [TensorType(ins[0].shape, DType.FLOAT32)]
 
 
+
+
 _pool_attrs = {"kernel": REQUIRED, "stride": REQUIRED, "padding": (0, 0, 0, 0), "ceil_mode": False}
 _unary = OpSignature(1, 1, {}, _same)
 _binary_sig = OpSignature(2, 2, {}, _binary)
@@ -288,9 +267,9 @@ _reduce_sig = OpSignature(1, 1, {"axes": REQUIRED, "keepdim": False}, _reduce)
 
 OPS: dict[Op, OpSignature] = {
     Op.CONV2D: OpSignature(2, 3, {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
-                                  "activation": None}, _conv2d),
-    Op.LINEAR: OpSignature(2, 3, {"activation": None}, _linear),
-    Op.MATMUL: OpSignature(2, 2, {}, _matmul),
+                                  "activation": None, "out_dtype": None}, _conv2d),
+    Op.LINEAR: OpSignature(2, 3, {"activation": None, "out_dtype": None}, _linear),
+    Op.MATMUL: OpSignature(2, 2, {"out_dtype": None}, _matmul),
     Op.ADD: OpSignature(2, 2, {"activation": None}, _add),
     Op.SUB: _binary_sig, Op.MUL: _binary_sig, Op.DIV: _binary_sig,
     Op.MAXIMUM: _binary_sig, Op.MINIMUM: _binary_sig,
@@ -321,10 +300,11 @@ OPS: dict[Op, OpSignature] = {
     Op.BATCH_NORM: OpSignature(5, 5, {"eps": 1e-5}, _batch_norm),
     # int32 accumulator (or int8) -> int8; all arithmetic in the required `q` record (docs/quantization.md)
     Op.REQUANTIZE: OpSignature(1, 1, {}, _requantize),
-    # q = clamp(round(x / scale) + zero_point, -128, 127), rounding half away from zero (TFLite AffineQuantize)
+    # q = clamp(round(x / scale) + zero_point) to int8, rounding half away from zero (TFLite AffineQuantize)
     Op.QUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _quantize),
     # x = (q - zero_point) * scale in float32
     Op.DEQUANTIZE: OpSignature(1, 1, {"scale": REQUIRED, "zero_point": REQUIRED}, _dequantize),
+    **PRIMITIVE_SIGNATURES,
 }
 
 assert set(OPS) == set(Op), f"ops without a signature: {set(Op) - set(OPS)}"

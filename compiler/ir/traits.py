@@ -19,6 +19,8 @@ Each trait is a semantic fact about the op, independent of any backend:
 - `accumulates`: int8 x int8 products summed into an int32 accumulator (conv, linear, matmul).
 - `takes_activation`: may carry a fused `activation` attribute; `fusable_activation`: may be fused that way.
 - `parameters`: input positions that are weights, not activations.
+- `primitive`: one of the primitive integer ops a decomposed integer graph is made of (`decompose_integer`; their
+  semantics: edgelower.interp.primitives) — the new ones, and the existing ops that are exact on integers.
 
 `tests/test_traits.py` checks that every op has a row and that every registered backend either supports or
 refuses each op by name.
@@ -64,6 +66,7 @@ class OpTraits:
     takes_activation: bool = False
     fusable_activation: bool = False
     parameters: tuple[int, ...] = ()
+    primitive: bool = False
 
 
 _R, _E, _N = IntegerForm.RECORD, IntegerForm.EXACT, IntegerForm.NONE
@@ -83,17 +86,18 @@ def _movement(integer: IntegerForm = _E, **kw) -> OpTraits:
 
 TRAITS: Mapping[Op, OpTraits] = {
     Op.CONV2D: OpTraits(Family.COMPUTE, _R, windowed=True, accumulates=True, takes_activation=True,
-                        parameters=(1, 2)),
-    Op.LINEAR: OpTraits(Family.COMPUTE, _R, accumulates=True, takes_activation=True, parameters=(1, 2)),
-    Op.MATMUL: OpTraits(Family.COMPUTE, _R, accumulates=True),
-    Op.ADD: _elementwise(_R, takes_activation=True),
-    Op.SUB: _elementwise(_R),
-    Op.MUL: _elementwise(_R),
+                        parameters=(1, 2), primitive=True),
+    Op.LINEAR: OpTraits(Family.COMPUTE, _R, accumulates=True, takes_activation=True, parameters=(1, 2),
+                        primitive=True),
+    Op.MATMUL: OpTraits(Family.COMPUTE, _R, accumulates=True, primitive=True),
+    Op.ADD: _elementwise(_R, takes_activation=True, primitive=True),
+    Op.SUB: _elementwise(_R, primitive=True),
+    Op.MUL: _elementwise(_R, primitive=True),
     Op.DIV: _float_math(),
-    Op.MAXIMUM: _elementwise(_E),
-    Op.MINIMUM: _elementwise(_E),
+    Op.MAXIMUM: _elementwise(_E, primitive=True),
+    Op.MINIMUM: _elementwise(_E, primitive=True),
     Op.RELU: _elementwise(_R, shares_qparams=True, fusable_activation=True, clamps=True),
-    Op.CLAMP: _elementwise(_R, shares_qparams=True, fusable_activation=True, clamps=True),
+    Op.CLAMP: _elementwise(_R, shares_qparams=True, fusable_activation=True, clamps=True, primitive=True),
     Op.HARDSWISH: _float_math(_R, fusable_activation=True),
     Op.HARDSIGMOID: _float_math(_R),
     Op.SIGMOID: _float_math(_R),
@@ -104,22 +108,22 @@ TRAITS: Mapping[Op, OpTraits] = {
     Op.LOG: _float_math(),
     Op.SQRT: _float_math(),
     Op.RSQRT: _float_math(),
-    Op.NEG: _elementwise(_N),
-    Op.ABS: _elementwise(_N),
+    Op.NEG: _elementwise(_N, primitive=True),
+    Op.ABS: _elementwise(_N, primitive=True),
     Op.ERF: _float_math(),
-    Op.MAX_POOL2D: OpTraits(Family.POOL, _E, windowed=True, shares_qparams=True),
+    Op.MAX_POOL2D: OpTraits(Family.POOL, _E, windowed=True, shares_qparams=True, primitive=True),
     Op.AVG_POOL2D: OpTraits(Family.POOL, _R, windowed=True, shares_qparams=True, plain_integer=False),
     Op.MEAN: OpTraits(Family.REDUCTION, _R, plain_integer=False),
-    Op.SUM: OpTraits(Family.REDUCTION, _R),
-    Op.REDUCE_MAX: OpTraits(Family.REDUCTION, _E, shares_qparams=True),
-    Op.RESHAPE: _movement(view=True),
-    Op.PERMUTE: _movement(view=True),
-    Op.CONCAT: OpTraits(Family.MOVEMENT, _E, axis_local=True),
-    Op.SLICE: _movement(axis_local=True, view=True),
-    Op.EXPAND: _movement(view=True),
-    Op.PAD: OpTraits(Family.MOVEMENT, _E, windowed=True),
-    Op.UPSAMPLE_NEAREST: _movement(),
-    Op.GATHER: _movement(),
+    Op.SUM: OpTraits(Family.REDUCTION, _R, primitive=True),
+    Op.REDUCE_MAX: OpTraits(Family.REDUCTION, _E, shares_qparams=True, primitive=True),
+    Op.RESHAPE: _movement(view=True, primitive=True),
+    Op.PERMUTE: _movement(view=True, primitive=True),
+    Op.CONCAT: OpTraits(Family.MOVEMENT, _E, axis_local=True, primitive=True),
+    Op.SLICE: _movement(axis_local=True, view=True, primitive=True),
+    Op.EXPAND: _movement(view=True, primitive=True),
+    Op.PAD: OpTraits(Family.MOVEMENT, _E, windowed=True, primitive=True),
+    Op.UPSAMPLE_NEAREST: _movement(primitive=True),
+    Op.GATHER: _movement(primitive=True),
     Op.REQUANTIZE: OpTraits(Family.QUANTIZATION, _R, pointwise=True),
     Op.QUANTIZE: OpTraits(Family.QUANTIZATION, _N, pointwise=True),
     Op.DEQUANTIZE: OpTraits(Family.QUANTIZATION, _N, pointwise=True),
@@ -128,6 +132,18 @@ TRAITS: Mapping[Op, OpTraits] = {
     Op.LAYER_NORM: OpTraits(Family.NORMALIZATION, _R, parameters=(1, 2), plain_integer=False),
     Op.BATCH_NORM: OpTraits(Family.NORMALIZATION, _N, pointwise=True, parameters=(1, 2, 3, 4),
                             plain_integer=False),
+    # the primitive integer ops decompose_integer adds: elementwise on plain integer tensors, never lowered from a
+    # quantized float op (so no int8 form of their own)
+    Op.CAST: _elementwise(_N, primitive=True),
+    Op.SHIFT_LEFT: _elementwise(_N, primitive=True),
+    Op.SHIFT_RIGHT: _elementwise(_N, primitive=True),
+    Op.BITWISE_AND: _elementwise(_N, primitive=True),
+    Op.MUL_HIGH: _elementwise(_N, primitive=True),
+    Op.ROUNDING_SHIFT_RIGHT: _elementwise(_N, primitive=True),
+    Op.TRUNC_DIV: _elementwise(_N, primitive=True),
+    Op.COMPARE: _elementwise(_N, primitive=True),
+    Op.WHERE: _elementwise(_N, primitive=True),
+    Op.CLZ: _elementwise(_N, primitive=True),
 }
 
 assert set(TRAITS) == set(Op), f"ops without traits: {sorted(op.name for op in set(Op) - set(TRAITS))}"

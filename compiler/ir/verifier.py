@@ -8,16 +8,18 @@ from edgelower.ir.packed import Packed
 
 from edgelower.ir.graph import DType, Graph, Op
 from edgelower.ir.ops import IRError, infer_types
-from edgelower.ir.traits import is_integer, traits
+from edgelower.ir.traits import is_integer, ops_where, traits
 from edgelower.ir.names import sanitize
 
 
-def verify(graph: Graph, after: str = "", integer_only: bool = False) -> Graph:
+def verify(graph: Graph, after: str = "", integer_only: bool = False, primitive_only: bool = False) -> Graph:
     """Return the graph unchanged, or raise IRError naming the offending node (and the pass, if given).
 
     integer_only (the contract of docs/quantization.md after `lower_integer`): no float tensor anywhere, no
     QUANTIZE/DEQUANTIZE, every op that is only defined on floats carries its integer `q` record, and every int8
-    graph input and output has quantization parameters (the caller converts with them)."""
+    graph input and output has quantization parameters (the caller converts with them).
+    primitive_only (after `decompose_integer`): no float tensor, and no node carries a `q` record: every node is a
+    primitive integer op or data movement (`PRIMITIVE_INTEGER_OPS`)."""
     where = f" after pass '{after}'" if after else ""
 
     def fail(msg: str) -> None:
@@ -68,7 +70,19 @@ def verify(graph: Graph, after: str = "", integer_only: bool = False) -> Graph:
             fail(f"input %{name} has unsupported dtype {graph.types[name].dtype.value}")
     if integer_only:
         _check_integer_only(graph, fail)
+    if primitive_only:
+        _check_primitive_only(graph, fail)
     return graph
+
+
+def _check_primitive_only(graph: Graph, fail) -> None:
+    for node in graph.nodes:
+        if is_integer(node) or not traits(node.op).primitive:
+            fail(f"node {node.name} ({node.op.name}) is not a primitive integer op"
+                 f"{' (it carries a q record)' if is_integer(node) else ''}")
+    for name, t in graph.types.items():
+        if t.dtype.is_float:
+            fail(f"value %{name} is {t} in a graph of primitive integer ops")
 
 
 def _check_integer_only(graph: Graph, fail) -> None:

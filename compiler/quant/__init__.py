@@ -1,2 +1,3 @@
-"""Quantization arithmetic: TFLite's fixed point (`arith`, `fixedpoint`), the `q` records of integer nodes
-(`records`), integer transformer ops (`transformer`) and calibration observers (`observers`)."""
+"""Quantization arithmetic: the integer algebra the integer ops are written in (`algebra`), TFLite's requantization
+and fixed point written in it (`arith`, `fixedpoint`), the `q` records of integer nodes (`records`), integer
+transformer ops (`transformer`) and calibration observers (`observers`)."""

@@ -1,24 +1,40 @@
-"""TFLite's int8 fixed-point arithmetic, vectorized in numpy, bit for bit.
+"""TFLite's int8 requantization, bit for bit: the compile-time half (`quantize_multiplier`, and `round_half_away`,
+the one rounding of real values) and the run-time half written against the integer algebra
+(`multiply_by_quantized_multiplier`, `requantize`; edgelower.quant.algebra).
 
-The integer interpreter, `lower_integer` and the tests use these helpers; the C runtime mirrors them in
-`runtime/src/fixedpoint.h`. Sources of truth (notes/field-anchors.md §2): tensorflow/lite/kernels/internal/
-quantization_util.cc (`QuantizeMultiplier`), common.h/common.cc (`MultiplyByQuantizedMultiplier`, double rounding,
-TFLite's default and TFLite Micro's reference), gemmlowp fixedpoint.h (`SaturatingRoundingDoublingHighMul`,
-`RoundingDivideByPOT`).
-
-All array arithmetic runs in int64 and returns int32 values, so no intermediate can overflow silently. Where
-TFLite's C code computes in int32 and can overflow (the left shift before the high multiply, adding the output
-offset), the result wraps modulo 2**32, as TFLite Micro's compiled kernels do (checked against the tflite-micro
-runtime with accumulators at the int32 limits).
+The C runtime mirrors them in `runtime/src/fixedpoint.h`. Sources of truth (notes/field-anchors.md §2):
+tensorflow/lite/kernels/internal/quantization_util.cc (`QuantizeMultiplier`), common.h/common.cc
+(`MultiplyByQuantizedMultiplier`, double rounding, TFLite's default and TFLite Micro's reference), gemmlowp
+fixedpoint.h (`SaturatingRoundingDoublingHighMul` and `RoundingDivideByPOT`: the primitives MUL_HIGH and
+ROUNDING_SHIFT_RIGHT). Where TFLite's C code computes in int32 and can overflow (the left shift before the high
+multiply, adding the output offset), the result wraps modulo 2**32, as TFLite Micro's compiled kernels do (checked
+against the tflite-micro runtime with accumulators at the int32 limits): the algebra's int32 ops wrap.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+from edgelower.quant.algebra import INT8, INT32, IntegerAlgebra
+
+INT32_MIN, INT32_MAX = INT32.min, INT32.max
+
+
+def round_half_away(x):
+    """Round to the nearest integer, ties away from zero: C's round / roundf, std::round and TfLiteRound. The one
+    rounding of real values here: QUANTIZE, and every compile-time quantization (scales to multipliers, constants,
+    bounds and zero points to their grids), because TFLite computes all of them with std::round.
+
+    Exact in the precision of `x`: float64 for Python floats and float64 arrays, float32 for float32 arrays (TFLite
+    rounds the float32 quotient x / scale with roundf). The distance to trunc(x) is exact in any binary format,
+    where the textbook floor(|x| + 0.5) is not: |x| + 0.5 rounds first (0.49999997f + 0.5f == 1.0f). Returns
+    floats of x's type (call int() for a Python int)."""
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: infinities and NaN come back unchanged
+        return t + np.where(np.abs(x - t) >= 0.5, np.sign(x), 0).astype(t.dtype)
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -29,7 +45,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 0
     fraction, shift = math.frexp(real)
-    q = int(math.floor(abs(fraction) * (1 << 31) + 0.5)) * (1 if fraction >= 0 else -1)
+    q = int(round_half_away(fraction * (1 << 31)))
     if abs(q) == 1 << 31:
         q //= 2
         shift += 1
@@ -38,61 +54,34 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
-def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
-    """gemmlowp SRDHM: the high 32 bits of 2*a*b, rounded to nearest; INT32_MIN * INT32_MIN saturates."""
-    a = np.asarray(a, np.int64)
-    b = np.asarray(b, np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    total = ab + nudge
-    # C's int64 division truncates toward zero; numpy's // floors, so divide magnitudes.
-    result = np.sign(total) * (np.abs(total) // (1 << 31))
-    overflow = (a == INT32_MIN) & (b == INT32_MIN)
-    return np.where(overflow, INT32_MAX, result).astype(np.int64)
+def multiply_by_quantized_multiplier(A: IntegerAlgebra, x, multiplier, shift):
+    """TFLite's MultiplyByQuantizedMultiplier (double rounding), the requantization of every int8 kernel, on an int32
+    value: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2**max(shift, 0), multiplier), max(-shift, 0)).
+    The left shift wraps modulo 2**32, as in TFLM's compiled kernels (TFLite shifts left only values that fit).
 
-
-def rounding_divide_by_pot(x, exponent) -> np.ndarray:
-    """gemmlowp RoundingDivideByPOT: x / 2**exponent rounded to nearest, ties away from zero."""
-    x = np.asarray(x, np.int64)
-    exponent = np.asarray(exponent, np.int64)
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
-
-
-def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
-    """TFLite's MultiplyByQuantizedMultiplier (double rounding): the requantization of every int8 kernel."""
-    x = np.asarray(x, np.int64)
+    `multiplier` and `shift` are compile-time ints, or int arrays shaped to broadcast against x (one pair per
+    channel); shifts lie in [-31, 31], so both shift amounts stay inside int32's width."""
     shift = np.asarray(shift, np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    # int32 wraparound of x << left is what C does; TFLite only uses a left shift on values that fit.
-    shifted = _wrap32(x * (np.int64(1) << left))
-    return _wrap32(rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right))
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    if left.any():
+        x = A.shift_left(x, A.const(left, INT32))
+    x = A.mul_high(x, A.const(multiplier, INT32))
+    if right.any():
+        x = A.rounding_shift_right(x, A.const(right, INT32))
+    return x
 
 
-def wrap_int32(x) -> np.ndarray:
-    """int32 two's-complement wraparound of an integer array, kept in int64."""
-    return _wrap32(x)
-
-
-def _wrap32(x) -> np.ndarray:
-    x = np.asarray(x, np.int64)
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def requantize(acc, multiplier, shift, output_offset: int, act_min: int, act_max: int,
-               axis: int | None = None) -> np.ndarray:
-    """acc (int32) -> int8: per-tensor, or per-channel along `axis` with one multiplier/shift per channel."""
-    acc = np.asarray(acc, np.int64)
-    multiplier = np.asarray(multiplier, np.int64)
-    shift = np.asarray(shift, np.int64)
+def requantize(A: IntegerAlgebra, acc, multiplier: Sequence[int], shift: Sequence[int], output_offset: int,
+               act_min: int, act_max: int, axis: int | None = None):
+    """int32 `acc` -> int8: MultiplyByQuantizedMultiplier per tensor, or per channel along `axis` with one
+    multiplier and shift per channel, plus the output offset (wrapping in int32, as TFLM adds it), clamped to
+    [act_min, act_max]."""
+    multiplier, shift = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
     if axis is not None and multiplier.size > 1:
-        view = [1] * acc.ndim
+        view = [1] * len(A.shape(acc))
         view[axis] = multiplier.size
         multiplier, shift = multiplier.reshape(view), shift.reshape(view)
     else:
         multiplier, shift = multiplier.reshape(()), shift.reshape(())
-    out = _wrap32(multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset)
-    return np.clip(out, act_min, act_max).astype(np.int8)
+    out = A.add(multiply_by_quantized_multiplier(A, acc, multiplier, shift), int(output_offset))
+    return A.cast(A.clamp(out, act_min, act_max), INT8)

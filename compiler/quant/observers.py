@@ -19,9 +19,10 @@ import math
 
 import numpy as np
 
-from edgelower.ir.graph import QParams
+from edgelower.ir.graph import DType, QParams
+from edgelower.quant.arith import round_half_away
 
-QMIN, QMAX = -128, 127
+QMIN, QMAX = DType.INT8.min, DType.INT8.max
 SAMPLE_CAP = 1 << 18
 MSE_GRID = 64  # candidate clipping factors a = k / MSE_GRID, k = 1 .. MSE_GRID
 OBSERVERS = ("minmax", "percentile", "mse")
@@ -36,8 +37,8 @@ def affine_qparams(lo: float, hi: float) -> QParams:
     """TFLite's int8 asymmetric parameters for the real range [lo, hi].
 
     The range is first widened to include 0 (real zero must be exactly representable: zero padding, ReLU), then
-    scale = (hi - lo) / 255 and zero_point = round(-128 - lo / scale), rounded half away from zero and clamped to
-    [-128, 127] (TFLite's nudging: the represented range shifts by less than one step to put 0 on the grid).
+    scale = (hi - lo) / (QMAX - QMIN) and zero_point = round(QMIN - lo / scale), rounded half away from zero and
+    clamped to [QMIN, QMAX] (TFLite's nudging: the represented range shifts by less than one step to put 0 on the grid).
     An all-zero tensor gets scale 1 and zero point 0."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -46,24 +47,24 @@ def affine_qparams(lo: float, hi: float) -> QParams:
         return QParams((1.0,), (0,))
     scale = float32_scale((hi - lo) / (QMAX - QMIN))
     zero_point = QMIN - lo / scale
-    zero_point = int(math.copysign(math.floor(abs(zero_point) + 0.5), zero_point))
+    zero_point = int(round_half_away(zero_point))
     return QParams((scale,), (min(max(zero_point, QMIN), QMAX),))
 
 
 def symmetric_channel_qparams(weight: np.ndarray, axis: int = 0) -> QParams:
-    """Weights: symmetric per output channel, values in [-127, 127], zero point 0 (TFLite's spec):
-    scale[c] = max|W[c]| / 127. An all-zero channel gets scale 1 / 127 (any positive scale represents it)."""
+    """Weights: symmetric per output channel, values in [-QMAX, QMAX], zero point 0 (TFLite's spec):
+    scale[c] = max|W[c]| / QMAX. An all-zero channel gets scale 1 / QMAX (any positive scale represents it)."""
     w = np.moveaxis(np.asarray(weight, np.float64), axis, 0).reshape(weight.shape[axis], -1)
     peak = np.abs(w).max(axis=1) if w.size else np.zeros(w.shape[0])
-    scales = tuple(float32_scale(p / 127.0) if p > 0 else float32_scale(1 / 127.0) for p in peak)
-    return QParams(scales, (0,) * len(scales), axis)
+    scales = tuple(float32_scale(p / QMAX) if p > 0 else float32_scale(1 / QMAX) for p in peak)
+    return QParams.narrow(scales, (0,) * len(scales), axis)
 
 
 def fake_quantize(x: np.ndarray, qparams: QParams) -> np.ndarray:
     """x quantized to int8 with per-tensor `qparams` and back, in float64 (rounding half away from zero)."""
     scale, zp = qparams.scale[0], qparams.zero_point[0]
     scaled = np.asarray(x, np.float64) / scale
-    q = np.clip(np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + zp, QMIN, QMAX)
+    q = np.clip(round_half_away(scaled) + zp, QMIN, QMAX)
     return (q - zp) * scale
 
 

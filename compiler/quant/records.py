@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from edgelower.quant.arith import quantize_multiplier
+from edgelower.ir.graph import DType
+from edgelower.quant.arith import quantize_multiplier, round_half_away
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = DType.INT8.min, DType.INT8.max
 
 
 def f32(x: float) -> float:
@@ -42,15 +43,14 @@ def _f32_mul(a: float, b: float) -> float:
 
 
 def _round_half_away(x: float) -> int:
-    """std::round / roundf / TfLiteRound: half away from zero."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    return int(round_half_away(x))
 
 
 def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
     """The int8 clamp of a fused activation: TFLite's CalculateActivationRangeQuantized (kernel_util.cc).
 
     `activation` is "NONE", "RELU", "RELU6" or "RELU_N1_TO_1"; bounds are zero_point + round(bound / scale) in
-    float32 (TfLiteRound of a float division), intersected with [-128, 127]."""
+    float32 (TfLiteRound of a float division), intersected with int8's range."""
     def quantize(value: float) -> int:
         return zero_point + _round_half_away(_f32_div(value, scale))
 
@@ -62,15 +62,25 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
             INT8_MAX if hi is None else min(INT8_MAX, quantize(hi)))
 
 
+def record_of(attrs: Mapping[str, Any], *kinds: type) -> Any:
+    """A node's `q`, checked to be one of `kinds`; integer nodes hold their activation range in `q`."""
+    q = attrs["q"]
+    if not isinstance(q, kinds):
+        raise ValueError(f"q must be a {' or '.join(k.__name__ for k in kinds)}, got {type(q).__name__}")
+    if attrs.get("activation") is not None:
+        raise ValueError(f"an integer node holds its activation range in q, not in activation={attrs['activation']}")
+    return q
+
+
 def _check_zero_point(zp: int, what: str) -> int:
     if not INT8_MIN <= zp <= INT8_MAX:
-        raise ValueError(f"{what} zero point {zp} is outside [-128, 127]")
+        raise ValueError(f"{what} zero point {zp} is outside [{INT8_MIN}, {INT8_MAX}]")
     return int(zp)
 
 
 def _check_act(act_min: int, act_max: int) -> tuple[int, int]:
     if not INT8_MIN <= act_min <= act_max <= INT8_MAX:
-        raise ValueError(f"activation range [{act_min}, {act_max}] is not inside [-128, 127]")
+        raise ValueError(f"activation range [{act_min}, {act_max}] is not inside [{INT8_MIN}, {INT8_MAX}]")
     return int(act_min), int(act_max)
 
 
@@ -307,11 +317,12 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
 
 @dataclass(frozen=True)
 class LogisticQ:
-    """SIGMOID on int8: TFLite's reference_integer_ops::Logistic. Output scale 1/256, zero point -128.
+    """SIGMOID on int8: TFLite's reference_integer_ops::Logistic. Output scale 1/256, zero point int8's minimum
+    (SIGMOID_OUTPUT).
 
-    x = input + input_offset; |x| >= range radius saturates to -128 / 127; otherwise
+    x = input + input_offset; |x| >= range radius saturates to int8's minimum / maximum; otherwise
     gemmlowp::logistic(Q4.27(MultiplyByQuantizedMultiplier(x, input_multiplier, input_left_shift))) rounded to
-    Q0.8 and offset by -128."""
+    Q0.8 and offset by the output zero point."""
 
     input_offset: int
     input_range_radius: int
@@ -381,9 +392,10 @@ class HardSwishQ:
 @dataclass(frozen=True)
 class SoftmaxQ:
     """SOFTMAX on int8 over the last axis: TFLite's reference_ops::Softmax (gemmlowp fixed point: exp in Q0.31 of
-    input differences in Q5.26, sum in Q12.19, GetReciprocal). Output scale 1/256, zero point -128.
+    input differences in Q5.26, sum in Q12.19, GetReciprocal). Output SOFTMAX_OUTPUT: scale 1/256, zero point
+    int8's minimum.
 
-    input_multiplier / input_left_shift rescale (x - max) to Q5.26; differences below diff_min give -128."""
+    input_multiplier / input_left_shift rescale (x - max) to Q5.26; differences below diff_min give int8's minimum."""
 
     input_multiplier: int
     input_left_shift: int
@@ -404,6 +416,7 @@ class SoftmaxQ:
 
 
 # The fixed output quantization TFLite requires of these ops on int8: (scale, zero point).
-SIGMOID_OUTPUT = (1.0 / 256.0, -128)
-SOFTMAX_OUTPUT = (1.0 / 256.0, -128)
+# SIGMOID and SOFTMAX map [0, 1) onto all of int8: zero point at its minimum.
+SIGMOID_OUTPUT = (1.0 / 256.0, INT8_MIN)
+SOFTMAX_OUTPUT = (1.0 / 256.0, INT8_MIN)
 TANH_OUTPUT = (1.0 / 128.0, 0)

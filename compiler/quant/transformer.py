@@ -1,13 +1,14 @@
 """Integer-only transformer nonlinearities on int8: softmax (I-BERT i-exp or I-ViT Shiftmax), GELU (I-BERT i-GELU)
 and LayerNorm (I-BERT with an exact integer square root). TFLite has no int8 GELU or LayerNorm; its softmax is in
-`edgelower.qattrs.SoftmaxQ`. docs/quantization.md, "Integer transformer ops", states the algorithms, constants,
+`edgelower.quant.records.SoftmaxQ`. docs/quantization.md, "Integer transformer ops", states the algorithms, constants,
 valid scale ranges and error bounds; notes/field-anchors.md §7 the papers' originals.
 
 Each op has a `q` record (a frozen dataclass of ints) built once at compile time by its `from_scale(s)`
-constructor, the only place a float appears; numpy semantics that compute in integers only (int64 arrays holding the int32 and
-int64 values of the C code), which `runtime/src/transformer_s8.c` reproduces bit for bit; and a worst-case error in
-output LSBs against the exact function of the dequantized input rounded to the output grid (`ERROR_BOUNDS`,
-measured by bench/int_transformer_error.py and held by tests/test_int_transformer.py).
+constructor, the only place a float appears; semantics in integers only, written against the integer algebra
+(edgelower.quant.algebra) with the int32 and int64 types of the C code, which `runtime/src/transformer_s8.c`
+reproduces bit for bit; and a worst-case error in output LSBs against the exact function of the dequantized input
+rounded to the output grid (`ERROR_BOUNDS`, measured by bench/int_transformer_error.py and held by
+tests/test_int_transformer.py).
 
 Where the papers divide by a floored constant (I-BERT's floor(-ln 2 / S), floor(b / S)), these forms multiply by a
 Q24 or Q20 dyadic constant instead: the same algorithms, without a division per element and with a precision that
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelower.errors import EdgelowerError
+from edgelower.quant.algebra import INT8, INT32, INT64, IntegerAlgebra
+from edgelower.quant.arith import round_half_away
 
-INT8_MIN, INT8_MAX = -128, 127
+INT8_MIN, INT8_MAX = INT8.min, INT8.max
 LN2 = math.log(2.0)
 
 # Worst-case |integer result - exact result| in output LSBs, over the valid ranges below. The exact result is the
@@ -44,8 +47,7 @@ def _check_range(what: str, value: float, lo: float, hi: float) -> None:
 
 
 def _round(x: float) -> int:
-    """Round half away from zero (compile time)."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    return int(round_half_away(x))
 
 
 def dyadic(real: float, max_shift: int = 62) -> tuple[int, int]:
@@ -63,33 +65,29 @@ def dyadic(real: float, max_shift: int = 62) -> tuple[int, int]:
     return m, s
 
 
-def bit_length(n) -> np.ndarray:
-    """Bits of each non-negative int64 (0 for 0), by binary search over shifts."""
-    v = np.array(n, dtype=np.int64)
-    bits = np.zeros_like(v)
-    for step in (32, 16, 8, 4, 2, 1):
-        big = (v >> step) > 0
-        v = np.where(big, v >> step, v)
-        bits += big * step
-    return bits + (v > 0)
+def bit_length(A: IntegerAlgebra, n):
+    """Bits of each non-negative int64 value (0 for 0): 64 minus its leading zeros."""
+    return A.sub(A.const(64, INT64), A.clz(n))
 
 
-def isqrt(n) -> np.ndarray:
+# Newton steps that take isqrt from its start to floor(sqrt(n)) for every n < 2**63. The start is at most twice the
+# root, so the real Newton iterates' relative errors fall from 1 to 1/4, 1/40, 3.1e-4, 4.6e-8 and 1.1e-15: after five
+# steps they are within 2**31.5 * 1.1e-15 < 1 of the root. The floored iterates stay between floor(sqrt(n)) and the
+# real ones, so the fifth is floor(sqrt(n)) or one more, and a sixth step lowers the latter (n < (r + 1)**2 gives
+# floor(n / (r + 1)) <= r). Measured: 6 steps on 2**61-sized n, 4 below 2**20.
+ISQRT_STEPS = 6
+
+
+def isqrt(A: IntegerAlgebra, n):
     """floor(sqrt(n)) for each int64 n in [0, 2**63): I-BERT's Algorithm 4, Newton's iteration
-    x <- floor((x + floor(n / x)) / 2) from 2**ceil(bits(n) / 2) >= sqrt(n) until it stops decreasing. From any
-    start at or above floor(sqrt(n)) the iterates decrease strictly down to floor(sqrt(n)) and the next one is not
-    smaller, so the result is exact; x + n / x stays below 2**34."""
-    n = np.array(n, dtype=np.int64)
-    if (n < 0).any():
-        raise ValueError("isqrt of a negative number")
-    m = np.maximum(n, 1)
-    x = np.left_shift(np.int64(1), (bit_length(m) + 1) >> 1)
-    while True:
-        y = (x + m // x) >> 1
-        smaller = y < x
-        if not smaller.any():
-            return np.where(n == 0, 0, x)
-        x = np.where(smaller, y, x)
+    x <- floor((x + floor(n / x)) / 2) from 2**ceil(bits(n) / 2) >= sqrt(n). From any start at or above
+    floor(sqrt(n)) the iterates fall strictly to floor(sqrt(n)) and the next one is not smaller, so
+    x <- min(x, next) for ISQRT_STEPS steps is exact; x + n / x stays below 2**34."""
+    m = A.maximum(n, 1)
+    x = A.shift_left(A.const(1, INT64), A.shift_right(A.add(bit_length(A, m), 1), 1))
+    for _ in range(ISQRT_STEPS):
+        x = A.minimum(x, A.shift_right(A.add(x, A.trunc_div(m, x)), 1))
+    return A.where(A.eq(n, 0), 0, x)
 
 
 # --- softmax: I-BERT i-exp / I-ViT Shiftmax -----------------------------------------------------------------------
@@ -104,17 +102,17 @@ SOFTMAX_METHODS = {
     "shiftmax": (0, 1 << (EXP_POLY_BITS - 1)),
 }
 SOFTMAX_SCALE_RANGE = (2.0 ** -16, 16.0)
-SOFTMAX_OUTPUT = (1.0 / 256.0, -128)  # scale, zero point: as TFLite's softmax
+SOFTMAX_OUTPUT = (1.0 / 256.0, INT8_MIN)  # scale, zero point: as TFLite's softmax
 
 
 @dataclass(frozen=True)
 class ISoftmaxQ:
     """SOFTMAX on int8 along the node's axis (I-BERT's integer softmax; Shiftmax with the "shiftmax" polynomial).
-    Output scale 1/256, zero point -128. With d = x_max - x >= 0 (the zero point cancels):
+    Output SOFTMAX_OUTPUT (scale 1/256, zero point int8's minimum). With d = x_max - x >= 0 (the zero point cancels):
 
         u = d * exp_multiplier (Q24 of d*S/ln2), z = u >> 24, phi = (u mod 2**24) >> 9 (Q15)
         e = (2**30 + (((poly_a * phi) >> 15) - poly_b) * phi) >> z          exp(-d*S) in Q30, e = 0 if d >= diff_limit
-        out = min(((e * floor(2**62 / sum(e)) + 2**53) >> 54) - 128, 127)   the sum is int64, at least 2**30
+        out = min(((e * floor(2**62 / sum(e)) + 2**53) >> 54) + zero point, int8 max)   the sum is int64, >= 2**30
     """
 
     exp_multiplier: int
@@ -133,22 +131,24 @@ class ISoftmaxQ:
         return cls(k, min(limit, 256), *SOFTMAX_METHODS[method])
 
 
-def _exp_q30(d: np.ndarray, q: ISoftmaxQ) -> np.ndarray:
-    live = d < q.diff_limit
-    u = np.where(live, d, 0) * q.exp_multiplier
-    z = u >> EXP_INPUT_BITS
-    phi = (u & ((1 << EXP_INPUT_BITS) - 1)) >> (EXP_INPUT_BITS - EXP_POLY_BITS)
-    p = (1 << 30) + (((q.poly_a * phi) >> EXP_POLY_BITS) - q.poly_b) * phi
-    return np.where(live, p >> z, 0)
+def _exp_q30(A: IntegerAlgebra, d, q: ISoftmaxQ):
+    """exp(-d S) in Q30 for int32 d = x_max - x >= 0; 0 from diff_limit on. Every live d keeps d * exp_multiplier
+    below 31 * 2**24, so the shift z stays in [0, 30] and nothing leaves int32."""
+    live = A.lt(d, q.diff_limit)
+    u = A.mul(A.where(live, d, 0), q.exp_multiplier)
+    z = A.shift_right(u, EXP_INPUT_BITS)
+    phi = A.shift_right(A.bitwise_and(u, (1 << EXP_INPUT_BITS) - 1), EXP_INPUT_BITS - EXP_POLY_BITS)
+    p = A.add(A.mul(A.sub(A.shift_right(A.mul(phi, q.poly_a), EXP_POLY_BITS), q.poly_b), phi), 1 << 30)
+    return A.where(live, A.shift_right(p, z), 0)
 
 
-def softmax(x: np.ndarray, axis: int, q: ISoftmaxQ) -> np.ndarray:
+def softmax(A: IntegerAlgebra, x, axis: int, q: ISoftmaxQ):
     """The integer softmax of int8 `x` along `axis` (ISoftmaxQ)."""
-    xs = np.moveaxis(np.asarray(x).astype(np.int64), axis, -1)
-    e = _exp_q30(xs.max(axis=-1, keepdims=True) - xs, q)
-    reciprocal = (1 << 62) // e.sum(axis=-1, keepdims=True)  # <= 2**32, so e * reciprocal <= 2**62
-    out = np.minimum(((e * reciprocal + (1 << 53)) >> 54) - 128, INT8_MAX)
-    return np.moveaxis(out, -1, axis).astype(np.int8)
+    peak = A.reduce_max(x, (axis,))
+    e = A.cast(_exp_q30(A, A.sub(A.cast(peak, INT32), A.cast(x, INT32)), q), INT64)
+    reciprocal = A.trunc_div(A.const(1 << 62, INT64), A.sum(e, (axis,)))  # <= 2**32: e * reciprocal <= 2**62
+    out = A.add(A.shift_right(A.add(A.mul(e, reciprocal), 1 << 53), 54), SOFTMAX_OUTPUT[1])
+    return A.cast(A.minimum(out, INT8_MAX), INT8)
 
 
 # --- GELU: I-BERT i-GELU ------------------------------------------------------------------------------------------
@@ -206,19 +206,21 @@ class IGeluQ:
 
 def _zero_point(zp: int) -> int:
     if not INT8_MIN <= zp <= INT8_MAX:
-        raise ValueError(f"zero point {zp} is outside [-128, 127]")
+        raise ValueError(f"zero point {zp} is outside [{INT8_MIN}, {INT8_MAX}]")
     return int(zp)
 
 
-def gelu(x: np.ndarray, q: IGeluQ) -> np.ndarray:
-    """The integer i-GELU of int8 `x` (IGeluQ)."""
-    v = np.asarray(x).astype(np.int64) + q.input_offset
-    m = np.minimum(np.minimum(np.abs(v), q.erf_limit) * q.erf_multiplier, q.erf_clip)
-    t = (q.erf_clip - m) >> (ERF_BITS - ERF_POLY_BITS)
-    erf = (1 << 28) - ((t * q.erf_a) >> 15) * t
-    g = v * (((1 << 28) + np.sign(v) * erf) >> 8)
-    out = q.output_offset + ((g * q.output_multiplier + (1 << (q.output_shift - 1))) >> q.output_shift)
-    return np.clip(out, INT8_MIN, INT8_MAX).astype(np.int8)
+def gelu(A: IntegerAlgebra, x, q: IGeluQ):
+    """The integer i-GELU of int8 `x` (IGeluQ). int32 up to g (|m| < clip + erf_multiplier < 2**26, |g| < 2**29),
+    the output rescaling in int64."""
+    v = A.add(A.cast(x, INT32), q.input_offset)
+    m = A.minimum(A.mul(A.minimum(A.abs(v), q.erf_limit), q.erf_multiplier), q.erf_clip)
+    t = A.shift_right(A.sub(A.const(q.erf_clip, INT32), m), ERF_BITS - ERF_POLY_BITS)
+    erf = A.sub(A.const(1 << 28, INT32), A.mul(A.shift_right(A.mul(t, q.erf_a), 15), t))
+    signed_erf = A.where(A.gt(v, 0), erf, A.where(A.lt(v, 0), A.neg(erf), 0))
+    g = A.cast(A.mul(v, A.shift_right(A.add(signed_erf, 1 << 28), 8)), INT64)
+    rounded = A.shift_right(A.add(A.mul(g, q.output_multiplier), 1 << (q.output_shift - 1)), q.output_shift)
+    return A.cast(A.clamp(A.add(rounded, q.output_offset), INT8_MIN, INT8_MAX), INT8)
 
 
 # --- LayerNorm: I-BERT's integer LayerNorm with an exact integer square root --------------------------------------
@@ -262,7 +264,7 @@ class ILayerNormQ:
         _check_range("LAYER_NORM max |weight| * sqrt(cols) / output scale", gain, 0.0, LAYER_NORM_MAX_GAIN)
         _check_range("LAYER_NORM max |bias| / output scale", float(np.max(np.abs(beta))) / output_scale, 0.0,
                      LAYER_NORM_MAX_GAIN)
-        # sum(y**2) <= cols**3 * 127.5**2; eps / S**2 enters T at the same scale cols**3.
+        # sum(y**2) <= cols**3 * (255 / 2)**2; eps / S**2 enters T at the same scale cols**3.
         eps_term = cols ** 3 * eps / input_scale ** 2
         bound = cols ** 3 * 16257 + math.ceil(eps_term)
         if bound.bit_length() > 61:
@@ -283,58 +285,29 @@ class ILayerNormQ:
         return q, w.astype(np.int32), b.astype(np.int32)
 
 
-def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, q: ILayerNormQ, normalized_ndim: int) -> np.ndarray:
-    """The integer LayerNorm of int8 `x` over its last `normalized_ndim` dims (ILayerNormQ)."""
-    x = np.asarray(x)
-    cols = math.prod(x.shape[x.ndim - normalized_ndim:])
-    rows = x.reshape(-1, cols).astype(np.int64)
-    y = cols * rows - rows.sum(axis=1, keepdims=True)
-    t = (np.sum(y * y, axis=1, keepdims=True) << (2 * q.variance_shift)) + q.epsilon
-    k = (62 - bit_length(t)) >> 1
-    f = (1 << 62) // np.maximum(isqrt(t << (2 * k)), 1)
+def layer_norm(A: IntegerAlgebra, x, weight, bias, q: ILayerNormQ, normalized_ndim: int):
+    """The integer LayerNorm of int8 `x` over its last `normalized_ndim` dims (ILayerNormQ), in int64; weight and
+    bias (int32) have those dims' shape."""
+    shape = A.shape(x)
+    axes = tuple(range(len(shape) - normalized_ndim, len(shape)))
+    cols = math.prod(shape[len(shape) - normalized_ndim:])
+    x = A.cast(x, INT64)
+    y = A.sub(A.mul(x, cols), A.sum(x, axes))
+    t = A.add(A.shift_left(A.sum(A.mul(y, y), axes), 2 * q.variance_shift), q.epsilon)
+    k = A.shift_right(A.sub(A.const(62, INT64), bit_length(A, t)), 1)
+    f = A.trunc_div(A.const(1 << 62, INT64), A.maximum(isqrt(A, A.shift_left(t, A.add(k, k))), 1))
     # A row with every y = 0 may have k > norm_shift; its z is 0 whatever the shift.
-    z = np.sign(y) * ((np.abs(y) * f) >> np.maximum(q.norm_shift - k, 0))
-    w, b = (np.asarray(a, np.int64).reshape(cols) for a in (weight, bias))
-    acc = ((z * w) >> q.weight_shift) + b
-    out = q.output_offset + ((acc + (1 << (BIAS_BITS - 1))) >> BIAS_BITS)
-    return np.clip(out, INT8_MIN, INT8_MAX).astype(np.int8).reshape(x.shape)
-
-
-# --- the integer interpreter's entries (edgelower.interpreter_int.INTEGER_IMPLS) ---------------------------------
-
-def _record(attrs, kind: type):
-    q = attrs["q"]
-    if not isinstance(q, kind):
-        raise ValueError(f"q must be a {kind.__name__}, got {type(q).__name__}")
-    return q
-
-
-def softmax_impl(ins, attrs):
-    return [softmax(ins[0], attrs["axis"], _record(attrs, ISoftmaxQ))]
-
-
-def gelu_impl(ins, attrs):
-    return [gelu(ins[0], _record(attrs, IGeluQ))]
-
-
-def layer_norm_impl(ins, attrs):
-    q = _record(attrs, ILayerNormQ)
-    if len(ins) != 3:
-        raise ValueError("an integer LAYER_NORM takes (x, weight int32, bias int32)")
-    return [layer_norm(ins[0], ins[1], ins[2], q, attrs["normalized_ndim"])]
-
-
-def softmax_or(other):
-    """INTEGER_IMPLS[SOFTMAX]: ISoftmaxQ nodes run here, every other record runs `other` (TFLite's SoftmaxQ)."""
-    def impl(ins, attrs):
-        return softmax_impl(ins, attrs) if isinstance(attrs["q"], ISoftmaxQ) else other(ins, attrs)
-    return impl
+    magnitude = A.shift_right(A.mul(A.abs(y), f), A.maximum(A.sub(A.const(q.norm_shift, INT64), k), 0))
+    z = A.where(A.lt(y, 0), A.neg(magnitude), magnitude)
+    acc = A.add(A.shift_right(A.mul(z, A.cast(weight, INT64)), q.weight_shift), A.cast(bias, INT64))
+    out = A.add(A.shift_right(A.add(acc, 1 << (BIAS_BITS - 1)), BIAS_BITS), q.output_offset)
+    return A.cast(A.clamp(out, INT8_MIN, INT8_MAX), INT8)
 
 
 # --- the exact functions the error bounds are measured against (float64; tests and benchmarks only) --------------
 
 def _to_grid(y: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    q = np.sign(y) * np.floor(np.abs(y / scale) + 0.5) + zero_point
+    q = round_half_away(y / scale) + zero_point
     return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
 
 

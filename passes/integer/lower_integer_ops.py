@@ -8,8 +8,9 @@ stays float, and `lower_integer` names it with that reason). Every `q` record co
 `edgelower.quant.records` (or `edgelower.quant.transformer`), which computes what TFLite Micro's Prepare computes from the
 same float32 scales; the integer semantics is `edgelower.interp.integer`.
 
-Constants are quantized here, once: weights per output channel to [-127, 127], biases to int32 at scale
-input_scale x weight_scale[c] (zero point 0), both with round half away from zero (TFLite's converter).
+Constants are quantized here, once, to the ranges their parameters name: weights per output channel to the
+symmetric int8 range, biases to int32 at scale input_scale x weight_scale[c] (zero point 0), both with round half
+away from zero (TFLite's converter).
 """
 
 from __future__ import annotations
@@ -24,20 +25,15 @@ from edgelower.quant.transformer import IGeluQ, ILayerNormQ, ISoftmaxQ
 from edgelower.ir.graph import DType, Node, Op, QParams, TensorType
 from edgelower.ir.ops import parse_activation
 from edgelower.passes.rewrite import Rewrite, RewriteContext
+from edgelower.quant.arith import round_half_away
 from edgelower.quant.records import (SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ,
                               LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, f32)
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
-FULL = (-128, 127)  # no activation clamp
+FULL = (DType.INT8.min, DType.INT8.max)  # no activation clamp
 
 
-def _round_half_away(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
-
-
-def quantize_array(data: np.ndarray, qparams: QParams, lo: int = -128, hi: int = 127,
-                   dtype: DType = DType.INT8) -> np.ndarray:
-    """round(data / scale) + zero_point (half away from zero, in float64), clamped to [lo, hi]; per tensor or
+def quantize_array(data: np.ndarray, qparams: QParams, dtype: DType = DType.INT8) -> np.ndarray:
+    """round(data / scale) + zero_point (half away from zero, in float64), clamped to [qmin, qmax]; per tensor or
     per `qparams.axis`."""
     data = np.asarray(data, np.float64)
     scale = np.asarray(qparams.scale, np.float64)
@@ -48,7 +44,7 @@ def quantize_array(data: np.ndarray, qparams: QParams, lo: int = -128, hi: int =
         scale, zp = scale.reshape(view), zp.reshape(view)
     else:
         scale, zp = scale.reshape(()), zp.reshape(())
-    return np.clip(_round_half_away(data / scale) + zp, lo, hi).astype(dtype.numpy)
+    return np.clip(round_half_away(data / scale) + zp, qparams.qmin, qparams.qmax).astype(dtype.numpy)
 
 
 class NoIntegerForm(Exception):
@@ -113,7 +109,7 @@ class Site:
     def act_range(self) -> tuple[int, int]:
         """The int8 clamp of the node's own `activation` attribute and of the folded RELU/CLAMP, in the output's
         parameters (TFLite's CalculateActivationRangeQuantized)."""
-        lo, hi = -128, 127
+        lo, hi = FULL
         specs = [parse_activation(self.node.attrs.get("activation"))]
         if self.activation is not None:
             specs.append((self.activation.op, dict(self.activation.attrs)))
@@ -176,22 +172,23 @@ def _plain_attrs(node: Node, **changes) -> dict:
 
 def lower_weighted(site: Site) -> Rewrite:
     """CONV2D / LINEAR -> int32 accumulator (ConvQ) + REQUANTIZE per output channel (TFLite ConvPerChannel,
-    FullyConnected). Weights int8 [-127, 127] per channel, bias int32 at input_scale x weight_scale[c]."""
+    FullyConnected). Weights int8 per channel in their parameters' range, bias int32 at input_scale x
+    weight_scale[c]."""
     x, w, act = site.int8(0), site.constant(1), site.act_range()
     wq = w.qparams
     if wq is None or len(set(wq.zero_point)) != 1:
         raise NoIntegerForm(f"its weight %{w.name} needs quantization parameters with one zero point")
     x_scale, x_zp = x.qparams.scale[0], x.qparams.zero_point[0]
     w_name = site.fresh("weight_q")
-    constants = {w_name: quantize_array(w.data, wq, -127 if wq.zero_point[0] == 0 else -128)}
+    constants = {w_name: quantize_array(w.data, wq)}
     types = {w_name: TensorType(w.type.shape, DType.INT8, wq)}
     inputs = [x.name, w_name]
     if len(site.operands) == 3:
         b = site.constant(2)
         b_scales = tuple(f32(x_scale * s) for s in wq.scale)  # TFLite: input_scale * weight_scale in float32
-        b_q = QParams(b_scales, (0,) * len(b_scales), 0 if len(b_scales) > 1 else None)
+        b_q = QParams.for_dtype(DType.INT32, b_scales, (0,) * len(b_scales), 0 if len(b_scales) > 1 else None)
         b_name = site.fresh("bias_q")
-        constants[b_name] = quantize_array(b.data, b_q, INT32_MIN, INT32_MAX, DType.INT32)
+        constants[b_name] = quantize_array(b.data, b_q, DType.INT32)
         types[b_name] = TensorType(b.type.shape, DType.INT32, b_q)
         inputs.append(b_name)
     acc = site.fresh("acc")
@@ -243,7 +240,7 @@ def lower_pad(site: Site) -> Rewrite:
     types: dict = {}
     name = site.in_output_params(x, nodes, types)
     scale, zp = site.out_q
-    value = int(np.clip(zp + _round_half_away(site.node.attrs["value"] / scale), -128, 127))
+    value = int(np.clip(zp + round_half_away(site.node.attrs["value"] / scale), *FULL))
     nodes.append(site.node_to(Op.PAD, (name,), site.output, _plain_attrs(site.node, value=value)))
     return site.finish(nodes, types=types)
 
@@ -316,7 +313,7 @@ def lower_hardsigmoid(site: Site) -> Rewrite:
     scale, zp = x.qparams.scale[0], x.qparams.zero_point[0]
     bounds = ClampQ.from_bounds(0.0, 1.0, *site.out_q)
     q = record(RequantQ.from_scales, scale / 6, zp, *site.out_q, bounds.act_min, bounds.act_max)
-    q = replace(q, input_offset=q.input_offset + int(_round_half_away(3.0 / scale)))
+    q = replace(q, input_offset=q.input_offset + int(round_half_away(3.0 / scale)))
     return site.finish([site.node_to(Op.REQUANTIZE, (x.name,), site.output, {"q": q})])
 
 

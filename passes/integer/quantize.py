@@ -8,11 +8,11 @@ the int32 scale input_scale x weight_scale[c].
 
 The parameters follow TFLite's int8 spec (notes/field-anchors.md §2):
 - activations: asymmetric per tensor, from the observed range widened to include 0 (`affine_qparams`);
-- weights: per output channel (axis 0), symmetric, [-127, 127], zero point 0; bias: int32, zero point 0;
+- weights: per output channel (axis 0), symmetric (`QParams.narrow`), zero point 0; bias: int32, zero point 0;
 - GELU's output scale is at least int_transformer.GELU_MIN_OUTPUT_SCALE (I-BERT's i-GELU keeps its error bound
   only on a grid that coarse);
-- outputs TFLite fixes: SOFTMAX and SIGMOID 1/256 with zero point -128, TANH 1/128 with 0, LOG_SOFTMAX 16/256
-  with 127 (the integer kernels' output formats);
+- outputs TFLite fixes: SOFTMAX and SIGMOID 1/256 with zero point int8's minimum, TANH 1/128 with 0, LOG_SOFTMAX
+  16/256 with int8's maximum (the integer kernels' output formats);
 - data movement, MAX_POOL2D, REDUCE_MAX, AVG_POOL2D and a standalone RELU/CLAMP have the same parameters in and
   out, so their integer form moves, averages or clamps int8 values without rescaling (TFLite's int8
   AVERAGE_POOL_2D wants one scale; an average never leaves its input's range). PAD is observed instead: its range
@@ -34,15 +34,15 @@ import numpy as np
 from edgelower.errors import CalibrationError
 from edgelower.quant.transformer import GELU_MIN_OUTPUT_SCALE
 from edgelower.interp import evaluate_node
-from edgelower.ir.graph import Graph, Node, Op, QParams, TensorType
+from edgelower.ir.graph import DType, Graph, Node, Op, QParams, TensorType
 from edgelower.quant.observers import OBSERVERS, affine_qparams, float32_scale, make_observer, symmetric_channel_qparams
 from edgelower.ir.traits import ops_where, traits
 
 FIXED_OUTPUT: dict[Op, QParams] = {
-    Op.SOFTMAX: QParams((1 / 256,), (-128,)),
-    Op.SIGMOID: QParams((1 / 256,), (-128,)),
+    Op.SOFTMAX: QParams((1 / 256,), (DType.INT8.min,)),
+    Op.SIGMOID: QParams((1 / 256,), (DType.INT8.min,)),
     Op.TANH: QParams((1 / 128,), (0,)),
-    Op.LOG_SOFTMAX: QParams((16 / 256,), (127,)),
+    Op.LOG_SOFTMAX: QParams((16 / 256,), (DType.INT8.max,)),
 }
 
 # The finest output scale an integer form keeps within its error bound (int_transformer.ERROR_BOUNDS): a finer
@@ -166,7 +166,7 @@ def _bias_qparams(graph: Graph, types: dict[str, TensorType], node: Node) -> QPa
     if x is None or w is None:
         return None
     scales = tuple(float32_scale(x.scale[0] * s) for s in w.scale)
-    return QParams(scales, (0,) * len(scales), 0 if len(scales) > 1 else None)
+    return QParams.for_dtype(DType.INT32, scales, (0,) * len(scales), 0 if len(scales) > 1 else None)
 
 
 def _assign(graph: Graph, ranges: dict[str, tuple[float, float]], fused: set[str],

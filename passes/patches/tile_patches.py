@@ -26,8 +26,8 @@ padding (clipped start - span start, span end - clipped end), has (len + pads - 
 + 1 = b - a outputs, and its output r reads the same taps, data or padding, as the whole op's output a + r: the
 same per-pixel arithmetic, so the same bits, in every dtype. Pointwise ops read the same rows they write.
 
-Why pools stay exact: MAX_POOL2D padding never wins (-inf, or -128 on int8), so a ceil_mode pool becomes a
-floor-mode copy whose padding covers the windows that ran past the declared padding; AVG_POOL2D divides a window by
+Why pools stay exact: MAX_POOL2D padding never wins (-inf, or an integer dtype's minimum), so a ceil_mode pool becomes
+a floor-mode copy whose padding covers the windows that ran past the declared padding; AVG_POOL2D divides a window by
 its taps counted as the whole op counts them (count_include_pad: the kernel size, since every floor-mode window
 lies inside the padded extent; otherwise the in-image taps, the same in the copy), and an AVG_POOL2D whose
 ceil_mode adds windows is not patchable. An output row whose window reads only padding (padding at least a window

@@ -1,7 +1,8 @@
 /*
  * TFLite's int8 fixed-point arithmetic in C99, bit for bit: the helpers every int8 kernel requantizes with, and the
  * gemmlowp fixed-point functions (exp, 1/(1+x), logistic, tanh) behind TFLite's int8 activations and softmax.
- * Internal header of the runtime; compiler/quant/arith.py is its numpy twin and the tests hold the two to the same bits.
+ * Internal header of the runtime; compiler/quant/arith.py and fixedpoint.py, written over the primitive integer ops
+ * (compiler/interp/primitives.py), are its twin, and the tests hold the two to the same bits.
  *
  * Sources mirrored (notes/field-anchors.md §2): google/gemmlowp fixedpoint/fixedpoint.h
  * (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT, SaturatingRoundingMultiplyByPOT, RoundingHalfSum,
@@ -10,7 +11,7 @@
  * default double rounding, GetReciprocal, CountLeadingZeros), reference/hard_swish.h (the int16 helpers).
  *
  * Overflow: gemmlowp and TFLite leave int32 overflow undefined. Here every sum that could wrap is computed in
- * uint32_t, so it wraps modulo 2^32 (two's complement), which is what compiler/quant/arith.py computes with its explicit
+ * uint32_t, so it wraps modulo 2^32 (two's complement), which is what the int32 primitive ops compute with their
  * wraps; the conversion back to int32_t is the implementation-defined one every C99 compiler on a two's complement
  * target defines as modulo. Right shifts of negative values are arithmetic (implementation-defined in C99, and so
  * on every compiler the runtime targets: gcc, clang, armcc, iar).
@@ -100,8 +101,8 @@ static inline int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return el_rdbpot(el_srdhm(el_wrap_shl(x, left), multiplier), right);
 }
 
-/* clamp(v + offset, lo, hi) with the sum in int32, wrapping (TFLite's `acc += output_offset`, and
- * compiler/quant/arith.py's wrap_int32): every int8 epilogue ends with it. */
+/* clamp(v + offset, lo, hi) with the sum in int32, wrapping (TFLite's `acc += output_offset`, and the int32 ADD of
+ * compiler/quant/arith.py's requantize): every int8 epilogue ends with it. */
 static inline int32_t el_offset_clamp(int32_t v, int32_t offset, int32_t lo, int32_t hi)
 {
     return el_clamp_i32(el_wrap_add(v, offset), lo, hi);

@@ -5,14 +5,16 @@
 #include "internal.h"
 
 /* TFLite AffineQuantize, as the interpreter's QUANTIZE: q = clamp(round(x / scale) + zero_point, -128, 127), a
- * float32 division, rounding half away from zero. Where the interpreter's float -> int64 cast is undefined (NaN,
- * infinities, |x / scale| >= 2^63) it gives INT64_MIN on x86-64, and so -128; so does this kernel. */
+ * float32 division, rounding half away from zero exactly (roundf: a - floorf(a) is exact, where floorf(a + 0.5f)
+ * would round 0.49999997f up). Where the interpreter's float -> int64 cast is undefined (NaN, infinities,
+ * |x / scale| >= 2^63) it gives INT64_MIN on x86-64, and so -128; so does this kernel. */
 void el_quantize_f32_s8(const el_unary_params *p, float scale, int32_t zero_point, const float *x, int8_t *y)
 {
     int32_t i;
     for (i = 0; i < p->count; ++i) {
         const float s = x[i] / scale;
-        const float r = floorf(fabsf(s) + 0.5f);
+        const float a = fabsf(s);
+        const float r = a - floorf(a) >= 0.5f ? floorf(a) + 1.0f : floorf(a);
         int32_t v;
         if (!(r < 9223372036854775808.0f)) {
             y[i] = INT8_MIN;
