@@ -92,6 +92,9 @@ class CompiledModel:
         round half away from zero, clamp to [-128, 127]) and every int8 output comes back dequantized to float32,
         (q - zero_point) * scale. Given int8 arrays for its int8 inputs, it runs them raw and returns raw int8, as
         `run_numpy` always does."""
+        if len(inputs) != len(self.inputs):
+            expected = ", ".join(f"{s.name}: {np.dtype(s.dtype).name}{list(s.shape)}" for s in self.inputs)
+            raise TypeError(f"the compiled model takes {len(self.inputs)} input(s) ({expected}), got {len(inputs)}")
         as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
         arrays = [np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x) for x in inputs]
         quantized = [(s, a) for s, a in zip(self.inputs, arrays) if s.scale is not None]

@@ -177,7 +177,8 @@ class IOSpec:
 
 def _checked_inputs(spec: IOSpec, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     if len(inputs) != len(spec.inputs):
-        raise ValueError(f"model takes {len(spec.inputs)} inputs, got {len(inputs)}")
+        expected = ", ".join(f"{s.name}: {np.dtype(s.dtype).name}{list(s.shape)}" for s in spec.inputs)
+        raise ValueError(f"model takes {len(spec.inputs)} input(s) ({expected}), got {len(inputs)}")
     arrays = []
     for s, x in zip(spec.inputs, inputs):
         a = np.ascontiguousarray(x)
