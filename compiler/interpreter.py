@@ -262,11 +262,22 @@ def _batch_norm(ins, attrs):
     return [_narrow(y, ins[0].dtype)]
 
 
+# Beyond this |x / scale| every zero point in [-128, 127] saturates: clamping there, in float and before the
+# conversion to an integer, keeps the conversion defined for infinities and huge values and keeps their sign.
+QUANTIZE_FLOAT_BOUND = np.float32(512.0)
+
+
 def _quantize(ins, attrs):
     # TFLite AffineQuantize: float32 division, std::round (half away from zero), then the zero point and clamp.
-    scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
-    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], -128, 127).astype(np.int8)]
+    # TFLite leaves non-finite inputs undefined (a float -> int32 cast); here, and in el_quantize_f32_s8, values
+    # beyond the int8 range (+-inf included) saturate to the end of their sign, and NaN becomes the zero point
+    # (the code of real 0): docs/quantization.md.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
+    bounded = np.clip(scaled, -QUANTIZE_FLOAT_BOUND, QUANTIZE_FLOAT_BOUND)  # NaN stays NaN
+    rounded = np.sign(bounded) * np.floor(np.abs(bounded) + np.float32(0.5))
+    integers = np.where(np.isnan(rounded), np.float32(0), rounded).astype(np.int32)
+    return [np.clip(integers + np.int32(attrs["zero_point"]), -128, 127).astype(np.int8)]
 
 
 def _dequantize(ins, attrs):
