@@ -94,6 +94,7 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
     for i, x in enumerate(example_inputs):
         if not isinstance(x, torch.Tensor):
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
+    modes = {module: module.training for module in model.modules()}
     try:
         with warnings.catch_warnings():
             # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
@@ -101,6 +102,10 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
+    finally:
+        # Capture traces in eval mode; the caller's model keeps the mode it had, module by module.
+        for module, training in modes.items():
+            module.training = training
     signature = program.graph_signature
     mutated = [spec.target for spec in signature.output_specs if spec.kind != OutputKind.USER_OUTPUT]
     if mutated:
