@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -114,13 +114,16 @@ class CompiledModel:
 
     def export_tflite(self, path: str | os.PathLike, channels_last_io: bool = False) -> Path:
         """Write the compiled integer graph as a .tflite for TensorFlow Lite Micro, which computes the same bytes
-        (`edgelower.tflite_export`; needs the `tflite` extra). Float graphs have no TFLite int8 form."""
+        (`edgelower.tflite_export`; needs the `tflite` extra). Float graphs have no TFLite int8 form. Missing
+        parent directories are created, as `save` does."""
         from edgelower.tflite_export import export_tflite
 
         if self.graph is None:
             raise ValueError("this CompiledModel holds no graph (it was loaded from a project directory); "
                              "export from the model edgelower.compile returned")
-        export_tflite(self.graph, path, channels_last_io=channels_last_io)
+        flatbuffer = export_tflite(self.graph, channels_last_io=channels_last_io)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(flatbuffer)
         return Path(path)
 
     def __repr__(self) -> str:
@@ -148,7 +151,7 @@ class CompiledModel:
         if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
             raise SaveError(f"{target} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it")
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = _staging_directory(target)
         try:
             for name, text in sorted(self.files.items()):
                 (staging / name).write_text(text)
@@ -168,6 +171,18 @@ class CompiledModel:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+def _staging_directory(target: Path) -> Path:
+    """A new empty sibling of `target`, made with a plain mkdir so that it gets the umask's permissions (mkdtemp's
+    are 700, and the directory becomes the project)."""
+    while True:
+        staging = target.parent / f".{target.name}.{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
 
 
 def load(directory: str | os.PathLike) -> CompiledModel:
