@@ -102,6 +102,9 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
+    except Exception as e:
+        _raise_if_eager_fails(model, example_inputs, e)
+        raise
     finally:
         # Capture traces in eval mode; the caller's model keeps the mode it had, module by module.
         for module, training in modes.items():
@@ -125,6 +128,20 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"the exported program has a {spec.kind.name} input ({spec.arg.name}), which a "
                                "static graph cannot hold")
     return _lower(program.graph_module.graph, bindings, sanitize(type(model).__name__))
+
+
+def _raise_if_eager_fails(model: torch.nn.Module, example_inputs: tuple, export_error: Exception) -> None:
+    """When torch.export failed, a CaptureError if the model fails in eager PyTorch too: then the example inputs
+    (a wrong shape, rank or dtype) are at fault, not the capture, and torch's own message says why."""
+    try:
+        with torch.no_grad():
+            model(*example_inputs)
+    except Exception as e:
+        shapes = ", ".join(f"{str(x.dtype).removeprefix('torch.')}{list(x.shape)}" for x in example_inputs)
+        cause = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CaptureError(f"the model fails on its example inputs ({shapes}) in PyTorch itself: {cause}. Give "
+                           "example inputs (CLI: --input-shape) of the shape and dtype forward() expects.") \
+            from export_error
 
 
 def _eval_mode(model: torch.nn.Module) -> torch.nn.Module:
