@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import edgelower
+from edgelower.errors import CalibrationError
 from edgelower.interpreter import IMPLS, run_graph
 from edgelower.ir import DType, GraphBuilder, Op, TensorType
 from edgelower.runtime.loader import HostModel, IOSpec, build_shared_library
@@ -96,3 +97,192 @@ def test_compile_restores_the_callers_training_mode():
     before = {name: m.training for name, m in model.named_modules()}
     edgelower.compile(model, (x,))
     assert {name: m.training for name, m in model.named_modules()} == before
+
+
+# --- 3. a batched calibration tensor ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 8 * 8, 5)).eval()
+    return model, torch.randn(1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("stack_shape", [(6, 1, 3, 8, 8), (6, 3, 8, 8)])
+def test_a_calibration_tensor_holds_the_samples_along_its_first_dimension(cnn, stack_shape):
+    model, x = cnn
+    torch.manual_seed(1)
+    stack = torch.randn(stack_shape)
+    listed = [(s.reshape(1, 3, 8, 8),) for s in stack]
+    batched = edgelower.compile(model, (x,), quantize="int8", calibration=stack)
+    reference = edgelower.compile(model, (x,), quantize="int8", calibration=listed)
+    assert batched.inputs == reference.inputs and batched.outputs == reference.outputs
+    np.testing.assert_array_equal(batched(x), reference(x))
+
+
+def test_a_calibration_tensor_of_the_wrong_shape_says_how_to_stack_it(cnn):
+    model, x = cnn
+    with pytest.raises(CalibrationError, match=r"along its first dimension.*\[N, 1, 3, 8, 8\]"):
+        edgelower.compile(model, (x,), quantize="int8", calibration=torch.randn(6, 3, 9, 8))
+
+
+# --- 6. memory_budget validated up front ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", [-5, 0, "lots", "1.5", "1T", True, 2.5])
+def test_a_bad_memory_budget_fails_before_capture(budget, monkeypatch):
+    import edgelower.capture
+
+    monkeypatch.setattr(edgelower.capture, "capture_module", lambda *a: pytest.fail("captured"))
+    with pytest.raises(ValueError, match="positive number of bytes"):
+        edgelower.compile(torch.nn.ReLU(), (torch.randn(2),), memory_budget=budget)
+
+
+def test_memory_budget_accepts_k_and_m_strings(cnn):
+    from edgelower.driver import memory_budget_bytes
+
+    assert [memory_budget_bytes(b) for b in ("256K", "1M", "1.5MiB", " 200000 ", 300, None)] == \
+        [262144, 1048576, 1572864, 200000, 300, None]
+    model, x = cnn
+    assert edgelower.compile(model, (x,), memory_budget="64K").report.arena_bytes <= 65536
+
+
+# --- 8, 9. files: export_tflite creates parents, saved projects respect the umask -----------------------------------
+
+
+def test_export_tflite_creates_missing_parent_directories(cnn, tmp_path):
+    pytest.importorskip("flatbuffers", reason="export_tflite needs the tflite extra: pip install flatbuffers")
+    model, x = cnn
+    cm = edgelower.compile(model, (x,), quantize="int8", calibration=[(torch.randn_like(x),) for _ in range(4)])
+    path = cm.export_tflite(tmp_path / "does" / "not" / "exist" / "m.tflite")
+    assert path.is_file() and path.read_bytes()[4:8] == b"TFL3"
+
+
+def test_saved_projects_get_the_umask_permissions(mlp, tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        saved = mlp[2].save(tmp_path / "project")
+    finally:
+        os.umask(previous)
+    assert saved.stat().st_mode & 0o777 == 0o755
+    assert (saved / "manifest.json").stat().st_mode & 0o777 == 0o644
+
+
+# --- 4, 5, 7, 11. the command line -----------------------------------------------------------------------------------
+
+FACTORIES = '''
+import torch
+
+CALLS = []
+
+
+def cnn():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 8 * 8, 5)).eval()
+
+
+def nothing():
+    return None
+
+
+def never():
+    raise AssertionError("the factory ran before the arguments were checked")
+'''
+
+
+@pytest.fixture
+def factories(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "factories.py").write_text(FACTORIES)
+    return "factories.py"
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    from edgelower import cli as edgelower_cli
+
+    code = edgelower_cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(code: int, err: str, *phrases: str) -> None:
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
+    assert "Traceback" not in err
+    for phrase in phrases:
+        assert phrase in lines[0], err
+
+
+def test_cli_calibration_without_quantize_is_refused(factories, capsys):
+    code, _, err = cli(capsys, "compile", f"{factories}:never", "--calibration", "random:4", "-o", "out")
+    assert_one_error_line(code, err, "--calibration is only used with --quantize int8")
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--input-shape", "1,3,8"], "fails on its example inputs (float32[1, 3, 8])"),
+    (["--input-shape", "1,3,8,8", "--memory-budget", "lots"], "memory_budget='lots'"),
+])
+def test_cli_errors_are_one_line_with_exit_status_2(factories, capsys, argv, phrase):
+    code, _, err = cli(capsys, "compile", f"{factories}:cnn", *argv, "-o", "out")
+    assert_one_error_line(code, err, phrase)
+
+
+def test_cli_factory_returning_none_is_one_line(factories, capsys):
+    code, _, err = cli(capsys, "compile", f"{factories}:nothing", "--input-shape", "1,3,8,8", "-o", "out")
+    assert_one_error_line(code, err, "nothing() returned None; it must return an nn.Module")
+
+
+def test_cli_usage_errors_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli(capsys, "compile", "zoo:mlp", "--input-shape", "1,x", "-o", "out")
+    assert exit_.value.code == 2
+    assert_one_error_line(2, capsys.readouterr().err, "is not comma-separated integers")
+
+
+def test_cli_debug_flag_prints_the_traceback(factories, capsys, monkeypatch):
+    monkeypatch.delenv("EDGELOWER_DEBUG", raising=False)
+    code, _, err = cli(capsys, "compile", f"{factories}:nothing", "--input-shape", "1,3,8,8", "-o", "out",
+                       "--debug")
+    assert code == 2 and "Traceback" in err and "returned None" in err
+    monkeypatch.setenv("EDGELOWER_DEBUG", "1")
+    code, _, err = cli(capsys, "compile", f"{factories}:nothing", "--input-shape", "1,3,8,8", "-o", "out")
+    assert code == 2 and "Traceback" in err
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--target", "cortex-m5", "-o", "fresh"], "unknown target 'cortex-m5'"),
+    (["-o", "full"], "full exists and is not empty; pass --overwrite"),
+    (["--quantize", "int8", "-o", "fresh"], "--quantize int8 needs calibration data"),
+])
+def test_cli_checks_target_and_output_before_loading_the_model(factories, capsys, tmp_path, argv, phrase):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    code, _, err = cli(capsys, "compile", f"{factories}:never", "--input-shape", "1,3,8,8", *argv)
+    assert_one_error_line(code, err, phrase)
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_cli_run_converts_like_the_api_and_raw_runs_int8(factories, capsys, tmp_path):
+    code, _, err = cli(capsys, "compile", f"{factories}:cnn", "--input-shape", "1,3,8,8", "--quantize", "int8",
+                       "--calibration", "random:8", "-o", "int8")
+    assert code == 0, err
+    cm = edgelower.load(tmp_path / "int8")
+    x = np.random.default_rng(3).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code, out, err = cli(capsys, "run", "int8", "--input", "x.npy", "--save-outputs", "y.npy")
+    assert code == 0, err
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.float32 and "float32[1, 5]" in out
+    np.testing.assert_array_equal(y, cm(x))
+    q = quantize(x, cm.inputs[0].scale, cm.inputs[0].zero_point)
+    np.save(tmp_path / "q.npy", q)
+    code, out, err = cli(capsys, "run", "int8", "--raw", "--input", "q.npy", "--save-outputs", "yq.npy")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "yq.npy"), cm.run_numpy([q])[0])
+    code, _, err = cli(capsys, "run", "int8", "--raw", "--input", "x.npy")
+    assert_one_error_line(code, err, "input %")
