@@ -14,9 +14,13 @@ the IR lacks when it reads only parameters and literals (e.g. `where` turning a 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import operator
 import os
 import re
+import sys
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -26,8 +30,9 @@ import torch
 from torch._subclasses.fake_tensor import (DataDependentOutputException, DynamicOutputShapeException,
                                           unset_fake_temporarily)
 from torch.export.graph_signature import InputKind, OutputKind
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, free_unbacked_symbols
 
+from edgelower.aten_fastpath import FASTPATH_DECOMPOSITIONS
 from edgelower.aten_ops import ATEN_TO_IR
 from edgelower.aten_quant import QUANT_OPS
 from edgelower.errors import CaptureError, Unsupported, UnsupportedOpError
@@ -56,11 +61,13 @@ _POISON = object()  # the value of a node that could not be lowered; its users a
 
 
 def decomposition_table() -> dict:
-    """Core ATen decompositions minus `KEEP_OPS`: the table both front doors decompose with."""
+    """Core ATen decompositions minus `KEEP_OPS`, plus PyTorch's fused inference fast paths taken apart
+    (`edgelower.aten_fastpath`): the table both front doors decompose with."""
     table = torch.export.default_decompositions()
     for op in list(table):
         if str(op) in KEEP_OPS:
             del table[op]
+    table.update(FASTPATH_DECOMPOSITIONS)
     return table
 
 
@@ -96,7 +103,7 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
     modes = {module: module.training for module in model.modules()}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _without_partial_graph_dumps():
             # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
             program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
@@ -128,6 +135,30 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"the exported program has a {spec.kind.name} input ({spec.arg.name}), which a "
                                "static graph cannot hold")
     return _lower(program.graph_module.graph, bindings, sanitize(type(model).__name__))
+
+
+@contextlib.contextmanager
+def _without_partial_graph_dumps():
+    """torch.export prints the partial graph of a failed export to stderr (twice, from two nested wrappers) before
+    raising; our CaptureError says what failed and where, so the dumps are dropped and anything else printed is
+    passed on. torch's "Unable to find user code" log line is dropped with them."""
+    buffer = io.StringIO()
+    quiet = logging.Filter()
+    quiet.filter = lambda record: "Unable to find user code" not in str(record.msg)
+    shapes_log = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    shapes_log.addFilter(quiet)
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    except Exception as e:
+        text = buffer.getvalue()
+        dump = getattr(e, "partial_fx_graph", None)
+        sys.stderr.write(text.replace(f"{dump}\n", "") if dump is not None else text)
+        raise
+    else:
+        sys.stderr.write(buffer.getvalue())
+    finally:
+        shapes_log.removeFilter(quiet)
 
 
 def _raise_if_eager_fails(model: torch.nn.Module, example_inputs: tuple, export_error: Exception) -> None:
@@ -218,13 +249,12 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
                 op = _qualified_name(node.args[0].target) if key == "operator.getitem" else key
                 problems.append(Unsupported(f"{op} ({e})", node.name, source))
                 env[node] = _POISON
+    if dynamic is not None:
+        # First: a symbolic shape also brings the symbolic bookkeeping (operator.ge, _assert_scalar, ...) that
+        # would otherwise be listed as unsupported ops.
+        raise CaptureError(_explain_dynamic_node(dynamic))
     if problems:
         raise UnsupportedOpError(problems)
-    if dynamic is not None:
-        where = _source_line(dynamic.meta.get("stack_trace"))
-        raise CaptureError(f"node {dynamic.name} has a dynamic shape ({dynamic.meta['val']})"
-                           f"{' at ' + where if where else ''}. edgelower compiles static shapes: capture with "
-                           "concrete example inputs (torch.compile(..., dynamic=False)) and no dynamic_shapes.")
     for i, out in enumerate(outputs):
         try:
             value = use(out) if isinstance(out, torch.fx.Node) else out
@@ -347,6 +377,22 @@ def _first_dynamic_node(graph: torch.fx.Graph) -> torch.fx.Node | None:
     return first
 
 
+def _explain_dynamic_node(node: torch.fx.Node) -> str:
+    """Why a node with a symbolic shape cannot be compiled: a size that depends on tensor values (an unbacked
+    symbol: boolean masks, nonzero, unique) or one left symbolic by the capture (dynamic input shapes)."""
+    where = _source_line(node.meta.get("stack_trace"))
+    at = f" at {where}" if where else ""
+    vals = node.meta.get("val")
+    vals = vals if isinstance(vals, (tuple, list)) else [vals]
+    shapes = ", ".join(str(list(v.shape)) if isinstance(v, torch.Tensor) else str(v) for v in vals)
+    if any(free_unbacked_symbols(v) for v in vals if isinstance(v, (torch.Tensor, torch.SymInt))):
+        return (f"node {node.name} has a data-dependent shape ({shapes}){at}: its size depends on tensor values "
+                "(a boolean mask such as x[x > 0], nonzero, unique). edgelower compiles static shapes: compute on "
+                "whole tensors instead (e.g. torch.relu(x).sum() rather than x[x > 0].sum()).")
+    return (f"node {node.name} has a dynamic shape ({shapes}){at}. edgelower compiles static shapes: capture with "
+            "concrete example inputs (torch.compile(..., dynamic=False)) and no dynamic_shapes.")
+
+
 def _is_symbolic(val: Any) -> bool:
     if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)):
         return True
@@ -401,3 +447,10 @@ def _prune(graph: Graph) -> Graph:
     kept = live | set(graph.inputs) | {o for node in nodes for o in node.outputs}
     return graph.replace(nodes=tuple(reversed(nodes)), types={k: t for k, t in graph.types.items() if k in kept},
                          constants={k: v for k, v in graph.constants.items() if k in live})
+
+
+# How capture names an FX node's op and finds its source line; the torch.compile regions (dynamo_regions) name
+# the ops they leave in eager the same way.
+qualified_name = _qualified_name
+source_line = _source_line
+IR_DTYPES = frozenset(_DTYPES)
