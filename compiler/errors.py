@@ -23,8 +23,9 @@ class UnsupportedOpError(EdgelowerError):
         self.items = list(items)
         lines = [f"  {u.what} (node {u.node})" + (f"\n      at {u.source}" if u.source else "") for u in self.items]
         ops = sorted({u.what for u in self.items})
-        super().__init__(f"{len(ops)} unsupported op(s): {', '.join(ops)}\n" + "\n".join(lines) +
-                         "\nNothing was written. Rewrite these parts of the model with supported ops "
+        # `listing` alone is what a torch.compile warning says: there, nothing was meant to be written.
+        self.listing = f"{len(ops)} unsupported op(s): {', '.join(ops)}\n" + "\n".join(lines)
+        super().__init__(self.listing + "\nNothing was written. Rewrite these parts of the model with supported ops "
                          "(`edgelower.capture.supported_aten_ops()` lists them), or keep them out of the compiled "
                          "region.")
 
