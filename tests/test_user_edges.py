@@ -286,3 +286,151 @@ def test_cli_run_converts_like_the_api_and_raw_runs_int8(factories, capsys, tmp_
     np.testing.assert_array_equal(np.load(tmp_path / "yq.npy"), cm.run_numpy([q])[0])
     code, _, err = cli(capsys, "run", "int8", "--raw", "--input", "x.npy")
     assert_one_error_line(code, err, "input %")
+
+
+# --- 12. data-dependent models: one clear error, no graph dumps ------------------------------------------------------
+
+
+class Branches(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return x - 1
+
+
+class MaskedSelect(torch.nn.Module):
+    def forward(self, x):
+        return x[x > 0] * 2
+
+
+def test_data_dependent_branch_is_one_capture_error_without_graph_dumps(capfd):
+    from edgelower.errors import CaptureError
+
+    with pytest.raises(CaptureError, match="depend on tensor values"):
+        edgelower.compile(Branches(), (torch.randn(4, 5),))
+    err = capfd.readouterr().err
+    assert "def forward" not in err and "Unable to find user code" not in err, err
+
+
+def test_a_boolean_mask_is_reported_as_a_data_dependent_shape():
+    from edgelower.errors import CaptureError
+
+    with pytest.raises(CaptureError) as info:
+        edgelower.compile(MaskedSelect(), (torch.randn(4, 5),))
+    message = str(info.value)
+    assert "data-dependent shape" in message and "return x[x > 0] * 2" in message
+    assert "operator.ge" not in message and "operator.le" not in message
+
+
+# --- 13. partial compilation under torch.compile -------------------------------------------------------------------
+
+
+class Mixed(torch.nn.Module):
+    """Supported layers around ops edgelower has no lowering for (cumsum, sort, an FFT)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b, self.c = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8), torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = torch.cumsum(torch.relu(self.a(x)), 1)
+        h = torch.sort(torch.tanh(self.b(h)), dim=-1).values
+        spectrum = torch.fft.rfft(h, dim=-1).abs()
+        return self.c(spectrum) * 2
+
+
+@pytest.fixture
+def compiled_graphs(monkeypatch):
+    """The graphs torch.compile hands edgelower's driver, recorded; torch._dynamo reset around."""
+    import edgelower.driver
+
+    seen, compile_graph = [], edgelower.driver.compile_graph
+
+    def recording(graph, *args, **kwargs):
+        seen.append(graph)
+        return compile_graph(graph, *args, **kwargs)
+
+    monkeypatch.setattr(edgelower.driver, "compile_graph", recording)
+    torch._dynamo.reset()
+    yield seen
+    torch._dynamo.reset()
+
+
+def compiled_with_warnings(model, *inputs, **options):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        got = torch.compile(model, backend="edgelower", options=options)(*inputs)
+    return got, [str(w.message) for w in caught if "edgelower" in str(w.message)]
+
+
+@needs_cc
+def test_torch_compile_compiles_the_supported_regions_and_runs_the_rest_in_eager(compiled_graphs):
+    model, x = Mixed().eval(), torch.randn(3, 8)
+    got, warned = compiled_with_warnings(model, x, target="host")
+    torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
+    assert len(warned) == 1 and "region(s)" in warned[0], warned
+    for op in ("aten.cumsum.default", "aten.sort.default", "aten._fft_r2c.default"):
+        assert op in warned[0]
+    assert "Nothing was written" not in warned[0]
+    compiled_ops = {node.op.name for graph in compiled_graphs for node in graph.nodes}
+    assert {"LINEAR", "RELU", "TANH"} <= compiled_ops
+
+
+@needs_cc
+@pytest.mark.filterwarnings("ignore:edgelower compiled")
+def test_torch_compile_regions_never_give_a_wrong_answer_on_random_inputs(compiled_graphs):
+    model = Mixed().eval()
+    compiled = torch.compile(model, backend="edgelower")
+    for seed in range(3):
+        x = torch.randn(3, 8, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_compile_for_firmware_keeps_the_whole_graph_in_eager(compiled_graphs):
+    model, x = Mixed().eval(), torch.randn(3, 8)
+    got, warned = compiled_with_warnings(model, x, target="cortex-m4")
+    torch.testing.assert_close(got, model(x))
+    assert len(warned) == 1 and "firmware target cannot call PyTorch" in warned[0], warned
+    assert "aten.cumsum.default" in warned[0] and not compiled_graphs
+
+
+# --- 14. transformer encoders and RNNs under torch.compile ---------------------------------------------------------
+
+
+@needs_cc
+@pytest.mark.parametrize("norm_first, activation", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_fast_path_compiles_under_no_grad(compiled_graphs, norm_first, activation):
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=norm_first,
+                                             activation=activation)
+    model, x = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval(), torch.randn(2, 5, 16)
+    got, warned = compiled_with_warnings(model, x)
+    assert not warned and len(compiled_graphs) == 1
+    assert {"SOFTMAX", "LAYER_NORM", "LINEAR"} <= {node.op.name for node in compiled_graphs[0].nodes}
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
+
+
+class Recurrent(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn, self.head = cell(8, 12, num_layers=2, batch_first=True), torch.nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+@needs_cc
+@pytest.mark.parametrize("cell", [torch.nn.GRU, torch.nn.LSTM], ids=["gru", "lstm"])
+def test_rnns_compile_under_torch_compile_with_allow_rnn(compiled_graphs, cell):
+    model, x = Recurrent(cell).eval(), torch.randn(2, 5, 8)
+    with torch._dynamo.config.patch(allow_rnn=True):  # else dynamo breaks the graph around the RNN
+        got, warned = compiled_with_warnings(model, x)
+    assert not warned and len(compiled_graphs) == 1
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
