@@ -39,6 +39,7 @@ from edgelower.errors import CaptureError, Unsupported, UnsupportedOpError
 from edgelower.ir import DType, Graph, GraphBuilder, TensorType
 from edgelower.lowering import Lowering, Unlowerable
 from edgelower.names import sanitize
+from edgelower.source_names import display_path, node_hints, parameter_name
 from edgelower.verifier import verify
 
 # Overloads the IR expresses directly, which the core ATen table would otherwise take apart: attention (else a
@@ -106,6 +107,8 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
         with warnings.catch_warnings(), _without_partial_graph_dumps():
             # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            # nn.RNN/GRU/LSTM refresh their own _flat_weights in forward(); capture bakes the weights anyway.
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights.* were assigned during")
             program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
@@ -127,7 +130,8 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             bindings[spec.arg.name] = _Input(spec.arg.name)
         elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER):
             tensor = program.state_dict.get(spec.target)
-            bindings[spec.arg.name] = _Param(spec.target, program.constants[spec.target] if tensor is None else tensor,
+            bindings[spec.arg.name] = _Param(parameter_name(model, spec.target),
+                                             program.constants[spec.target] if tensor is None else tensor,
                                              spec.kind == InputKind.PARAMETER)
         elif spec.kind == InputKind.CONSTANT_TENSOR:
             bindings[spec.arg.name] = _Static(program.constants[spec.target])
@@ -203,6 +207,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
     builder = GraphBuilder(name)
     cx = Lowering(builder)
     literal, constant = _known_nodes(graph, bindings)
+    hints = node_hints(graph.nodes, constant)  # module paths: features_3_conv_1 rather than convolution_7
     dynamic = _first_dynamic_node(graph)
     env: dict[torch.fx.Node, Any] = {}  # IR value names (or tuples of them, or Python values) per FX node
     known: dict[torch.fx.Node, Any] = {}  # torch values of `constant` nodes; folded ones become IR constants on use
@@ -212,7 +217,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
 
     def use(node: torch.fx.Node) -> Any:
         if node not in env and isinstance(known[node], torch.Tensor):
-            env[node] = cx.const(known[node].detach().cpu().numpy(), hint=node.name)
+            env[node] = cx.const(known[node].detach().cpu().numpy(), hint=hints.get(node, node.name))
         return env[node] if node in env else known[node]
 
     for node in graph.nodes:
@@ -241,7 +246,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
         else:
             try:
                 # PT2E's quantize ops produce int8 / uint8 tensors the IR never holds (edgelower.aten_quant)
-                cx.at(node.name, source, None if key in QUANT_OPS else _out_dtype(node))
+                cx.at(hints.get(node, node.name), source, None if key in QUANT_OPS else _out_dtype(node))
                 args = torch.fx.node.map_arg((node.args, node.kwargs), use)
                 env[node] = ATEN_TO_IR[key](cx, *args[0], **args[1])
                 _check_types(node, env[node], cx)
@@ -402,14 +407,17 @@ def _is_symbolic(val: Any) -> bool:
 def _source_line(stack_trace: str | None) -> str:
     """'file:line: code' of the innermost user frame (not torch's, not generated code) in an FX stack trace."""
     frames = [m for m in _FRAME.finditer(stack_trace or "") if not m["file"].startswith((_TORCH_DIR, "<"))]
-    return f"{frames[-1]['file']}:{frames[-1]['line']}: {frames[-1]['code'].strip()}" if frames else ""
+    if not frames:
+        return ""
+    return f"{display_path(frames[-1]['file'])}:{frames[-1]['line']}: {frames[-1]['code'].strip()}"
 
 
 def _explain_export_error(error: Exception) -> str:
     """A CaptureError message: what torch.export met, the user's line, and what to do."""
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if not f.filename.startswith((_TORCH_DIR, "<")) and f.filename != __file__]
-    where = f"{frames[-1].filename}:{frames[-1].lineno}: {(frames[-1].line or '').strip()}" if frames else \
+    last = frames[-1] if frames else None
+    where = f"{display_path(last.filename)}:{last.lineno}: {(last.line or '').strip()}" if last else \
         _source_line(str(error))
     cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     at = f" at {where}" if where else ""
