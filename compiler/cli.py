@@ -185,7 +185,7 @@ def _print_report(report: dict) -> None:
     for key, value in rep.summary():
         summary.add_row(key, value)
     out.print(summary)
-    table = Table("#", "op", "node", "output", "MACs", "weights", "live B", title="per op")
+    table = Table("#", "op", "node", "output", "MACs", "weights B", "live B", title="per op (B: bytes)")
     for i, r in enumerate(rep.rows):
         table.add_row(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
     out.print(table)
