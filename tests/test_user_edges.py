@@ -434,3 +434,74 @@ def test_rnns_compile_under_torch_compile_with_allow_rnn(compiled_graphs, cell):
     assert not warned and len(compiled_graphs) == 1
     with torch.no_grad():
         torch.testing.assert_close(got, model(x), rtol=1e-5, atol=1e-5)
+
+
+# --- 15. names from module paths, no absolute paths in generated code ------------------------------------------------
+
+
+class Residual(torch.nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = torch.nn.Sequential(torch.nn.Conv2d(channels, channels, 3, padding=1),
+                                        torch.nn.BatchNorm2d(channels), torch.nn.ReLU())
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+class Named(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU6(), Residual(4),
+                                            Residual(4))
+        self.head = torch.nn.Linear(4, 5)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean((2, 3)))
+
+
+def test_report_rows_values_and_weights_are_named_after_module_paths():
+    model, x = Named().eval(), torch.randn(1, 3, 8, 8)
+    cm = edgelower.compile(model, (x,))
+    rows = [(r.op, r.name) for r in cm.report.rows]
+    assert rows == [("conv2d", "features_0"), ("conv2d", "features_2_conv_0"), ("add", "features_2"),
+                    ("conv2d", "features_3_conv_0"), ("add", "features_3"), ("mean", "mean"), ("linear", "head")]
+    assert "features_2_conv_0_folded_weight" in cm.graph.constants and "head_weight" in cm.graph.constants
+    assert not [v for v in cm.graph.types if "convolution" in v or "batch_norm" in v or "addmm" in v]
+    c = cm.files["model.c"]
+    assert "/* conv2d: %features_2_conv_0 (CONV2D) at tests/test_user_edges.py:" in c
+
+
+def test_generated_code_has_no_absolute_paths_and_is_deterministic(tmp_path):
+    import importlib.util
+    import os
+
+    (tmp_path / "outside_model.py").write_text(
+        "import torch\n\n\nclass Outside(torch.nn.Module):\n    def forward(self, x):\n"
+        "        return torch.relu(x) * 2\n")
+    spec = importlib.util.spec_from_file_location("outside_model", tmp_path / "outside_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    outside = edgelower.compile(module.Outside(), (torch.randn(2, 3),)).files
+    inside = edgelower.compile(Named().eval(), (torch.randn(1, 3, 8, 8),)).files
+    for files in (outside, inside):
+        for name, text in files.items():
+            assert str(tmp_path) not in text and os.getcwd() not in text, name
+    assert "outside_model.py:6: return torch.relu(x) * 2" in outside["model.c"]
+    assert edgelower.compile(Named().eval(), (torch.randn(1, 3, 8, 8),)).files == inside
+
+
+def test_int8_report_rows_are_named_after_the_layer(cnn):
+    model, x = cnn
+    cm = edgelower.compile(model, (x,), quantize="int8", calibration=[(torch.randn_like(x),) for _ in range(4)])
+    assert [(r.op, r.name) for r in cm.report.rows] == [("conv2d", "conv2d_0"), ("reshape", "flatten_2"),
+                                                        ("linear", "linear_3")]
+
+
+def test_torch_compile_names_values_after_module_paths(compiled_graphs):
+    model, x = Named().eval(), torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(model, backend="edgelower")(x), model(x), rtol=1e-5, atol=1e-5)
+    (graph,) = compiled_graphs
+    assert {"features_0", "features_2_conv_0", "features_2", "head"} <= {n.name for n in graph.nodes}
