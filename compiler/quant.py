@@ -1,7 +1,7 @@
 """TFLite's int8 fixed-point arithmetic, vectorized in numpy, bit for bit.
 
 The integer interpreter, `lower_integer` and the tests use these helpers; the C runtime mirrors them in
-`runtime/src/fixedpoint.h`. Sources of truth (notes/field-anchors.md §2): tensorflow/lite/kernels/internal/
+`runtime/src/fixedpoint.h`. Sources of truth (tensorflow/tensorflow): tensorflow/lite/kernels/internal/
 quantization_util.cc (`QuantizeMultiplier`), common.h/common.cc (`MultiplyByQuantizedMultiplier`, double rounding,
 TFLite's default and TFLite Micro's reference), gemmlowp fixedpoint.h (`SaturatingRoundingDoublingHighMul`,
 `RoundingDivideByPOT`).

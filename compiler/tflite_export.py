@@ -3,7 +3,7 @@
 The graph is the output of `lower_integer` (docs/quantization.md): int8 activations with per-tensor qparams,
 int8 weights with per-channel (or per-tensor) symmetric qparams, int32 biases, and a `q` record on every
 arithmetic node. The file is written with the flatbuffer object API bundled in tflite-micro
-(`schema_py_generated`, "Route B" of notes/dependencies.md §4), so the export needs `flatbuffers` and
+(`tflite_micro`'s `schema_py_generated`), so the export needs `flatbuffers` and
 `tflite-micro` (extra `tflite`) and nothing else.
 
 Every node's integer arithmetic is re-derived from the float32 scales written to the file with the constructor

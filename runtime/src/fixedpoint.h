@@ -3,7 +3,7 @@
  * gemmlowp fixed-point functions (exp, 1/(1+x), logistic, tanh) behind TFLite's int8 activations and softmax.
  * Internal header of the runtime; compiler/quant.py is its numpy twin and the tests hold the two to the same bits.
  *
- * Sources mirrored (notes/field-anchors.md §2): google/gemmlowp fixedpoint/fixedpoint.h
+ * Sources mirrored: google/gemmlowp fixedpoint/fixedpoint.h
  * (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT, SaturatingRoundingMultiplyByPOT, RoundingHalfSum,
  * exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1, one_minus_x_over_one_plus_x_for_x_in_0_1, logistic,
  * tanh) and tensorflow/lite/kernels/internal/common.h + common.cc (MultiplyByQuantizedMultiplier with TFLite's
