@@ -14,13 +14,9 @@ the IR lacks when it reads only parameters and literals (e.g. `where` turning a 
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import operator
 import os
 import re
-import sys
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -30,10 +26,11 @@ import torch
 from torch._subclasses.fake_tensor import (DataDependentOutputException, DynamicOutputShapeException,
                                           unset_fake_temporarily)
 from torch.export.graph_signature import InputKind, OutputKind
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, free_unbacked_symbols
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 
 from edgelower.aten_fastpath import FASTPATH_DECOMPOSITIONS
 from edgelower.aten_ops import ATEN_TO_IR
+from edgelower.capture_errors import explain_dynamic_node, raise_if_eager_fails, without_partial_graph_dumps
 from edgelower.aten_quant import QUANT_OPS
 from edgelower.errors import CaptureError, Unsupported, UnsupportedOpError
 from edgelower.ir import DType, Graph, GraphBuilder, TensorType
@@ -104,7 +101,7 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
     modes = {module: module.training for module in model.modules()}
     try:
-        with warnings.catch_warnings(), _without_partial_graph_dumps():
+        with warnings.catch_warnings(), without_partial_graph_dumps():
             # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
             # nn.RNN/GRU/LSTM refresh their own _flat_weights in forward(); capture bakes the weights anyway.
@@ -113,7 +110,7 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
     except Exception as e:
-        _raise_if_eager_fails(model, example_inputs, e)
+        raise_if_eager_fails(model, example_inputs, e)
         raise
     finally:
         # Capture traces in eval mode; the caller's model keeps the mode it had, module by module.
@@ -139,44 +136,6 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             raise CaptureError(f"the exported program has a {spec.kind.name} input ({spec.arg.name}), which a "
                                "static graph cannot hold")
     return _lower(program.graph_module.graph, bindings, sanitize(type(model).__name__))
-
-
-@contextlib.contextmanager
-def _without_partial_graph_dumps():
-    """torch.export prints the partial graph of a failed export to stderr (twice, from two nested wrappers) before
-    raising; our CaptureError says what failed and where, so the dumps are dropped and anything else printed is
-    passed on. torch's "Unable to find user code" log line is dropped with them."""
-    buffer = io.StringIO()
-    quiet = logging.Filter()
-    quiet.filter = lambda record: "Unable to find user code" not in str(record.msg)
-    shapes_log = logging.getLogger("torch.fx.experimental.symbolic_shapes")
-    shapes_log.addFilter(quiet)
-    try:
-        with contextlib.redirect_stderr(buffer):
-            yield
-    except Exception as e:
-        text = buffer.getvalue()
-        dump = getattr(e, "partial_fx_graph", None)
-        sys.stderr.write(text.replace(f"{dump}\n", "") if dump is not None else text)
-        raise
-    else:
-        sys.stderr.write(buffer.getvalue())
-    finally:
-        shapes_log.removeFilter(quiet)
-
-
-def _raise_if_eager_fails(model: torch.nn.Module, example_inputs: tuple, export_error: Exception) -> None:
-    """When torch.export failed, a CaptureError if the model fails in eager PyTorch too: then the example inputs
-    (a wrong shape, rank or dtype) are at fault, not the capture, and torch's own message says why."""
-    try:
-        with torch.no_grad():
-            model(*example_inputs)
-    except Exception as e:
-        shapes = ", ".join(f"{str(x.dtype).removeprefix('torch.')}{list(x.shape)}" for x in example_inputs)
-        cause = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CaptureError(f"the model fails on its example inputs ({shapes}) in PyTorch itself: {cause}. Give "
-                           "example inputs (CLI: --input-shape) of the shape and dtype forward() expects.") \
-            from export_error
 
 
 def _eval_mode(model: torch.nn.Module) -> torch.nn.Module:
@@ -257,7 +216,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
     if dynamic is not None:
         # First: a symbolic shape also brings the symbolic bookkeeping (operator.ge, _assert_scalar, ...) that
         # would otherwise be listed as unsupported ops.
-        raise CaptureError(_explain_dynamic_node(dynamic))
+        raise CaptureError(explain_dynamic_node(dynamic, _source_line(dynamic.meta.get("stack_trace"))))
     if problems:
         raise UnsupportedOpError(problems)
     for i, out in enumerate(outputs):
@@ -380,22 +339,6 @@ def _first_dynamic_node(graph: torch.fx.Graph) -> torch.fx.Node | None:
                 return node
             first = first or node
     return first
-
-
-def _explain_dynamic_node(node: torch.fx.Node) -> str:
-    """Why a node with a symbolic shape cannot be compiled: a size that depends on tensor values (an unbacked
-    symbol: boolean masks, nonzero, unique) or one left symbolic by the capture (dynamic input shapes)."""
-    where = _source_line(node.meta.get("stack_trace"))
-    at = f" at {where}" if where else ""
-    vals = node.meta.get("val")
-    vals = vals if isinstance(vals, (tuple, list)) else [vals]
-    shapes = ", ".join(str(list(v.shape)) if isinstance(v, torch.Tensor) else str(v) for v in vals)
-    if any(free_unbacked_symbols(v) for v in vals if isinstance(v, (torch.Tensor, torch.SymInt))):
-        return (f"node {node.name} has a data-dependent shape ({shapes}){at}: its size depends on tensor values "
-                "(a boolean mask such as x[x > 0], nonzero, unique). edgelower compiles static shapes: compute on "
-                "whole tensors instead (e.g. torch.relu(x).sum() rather than x[x > 0].sum()).")
-    return (f"node {node.name} has a dynamic shape ({shapes}){at}. edgelower compiles static shapes: capture with "
-            "concrete example inputs (torch.compile(..., dynamic=False)) and no dynamic_shapes.")
 
 
 def _is_symbolic(val: Any) -> bool:
