@@ -505,3 +505,25 @@ def test_torch_compile_names_values_after_module_paths(compiled_graphs):
         torch.testing.assert_close(torch.compile(model, backend="edgelower")(x), model(x), rtol=1e-5, atol=1e-5)
     (graph,) = compiled_graphs
     assert {"features_0", "features_2_conv_0", "features_2", "head"} <= {n.name for n in graph.nodes}
+
+
+@needs_cc
+@pytest.mark.parametrize("cell", [torch.nn.GRU, torch.nn.LSTM], ids=["gru", "lstm"])
+def test_rnns_compile_ahead_of_time_without_torchs_flat_weights_warning(cell):
+    import warnings
+
+    model, x = Recurrent(cell).eval(), torch.randn(2, 5, 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cm = edgelower.compile(model, (x,))
+    assert not [w for w in caught if "_flat_weights" in str(w.message)]
+    with torch.no_grad():
+        torch.testing.assert_close(cm(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+# --- 16. the report's byte columns say their unit -------------------------------------------------------------------
+
+
+def test_report_table_columns_have_units(mlp):
+    header = str(mlp[2].report).splitlines()[13]
+    assert "weights B" in header and "live B" in header
