@@ -16,8 +16,8 @@ The rule:
 - with a budget, the candidate that fits it with the fewest recomputed MACs (ties: the smaller arena); None when
   the unpatched arena already fits, or when nothing does;
 - without one, the smallest arena among candidates that recompute at most `max_recompute` (default 10%: the
-  overhead MCUNetV2, arXiv:2110.15352, keeps small, taken as a bound) of the model's MACs (ties: fewer recomputed MACs); None when no
-  such candidate beats the unpatched arena.
+  overhead MCUNetV2, arXiv:2110.15352, keeps small, taken as a bound) of the model's MACs (ties: fewer recomputed
+  MACs); None when no such candidate beats the unpatched arena.
 
 Search: planning every candidate costs seconds on large models, so each first gets a lower bound on its arena, valid
 for the emitted order: the schedule after the split is the unpatched one (same nodes, same order, same live
