@@ -66,7 +66,7 @@ class IOSpec:
     def check_inputs(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The inputs as contiguous arrays, after checking their count, shapes and dtypes against the signature."""
         if len(inputs) != len(self.inputs):
-            names = ", ".join(f"%{s.name}: {np.dtype(s.dtype).name}{list(s.shape)}" for s in self.inputs)
+            names = ", ".join(f"{s.name}: {np.dtype(s.dtype).name}{list(s.shape)}" for s in self.inputs)
             raise ValueError(f"the model takes {len(self.inputs)} input(s) ({names}), got {len(inputs)}")
         arrays = []
         for s, x in zip(self.inputs, inputs):

@@ -1,9 +1,9 @@
 """Per zoo model and Cortex-M core: flash and SRAM from the linked ELF, stack high-water mark, and instructions per
 inference and per MAC counted on QEMU (docs/cortex-m.md says how each is measured).
 
-Float32 kernels only for now: the M0 and M3 run float in libgcc's soft float, the M4/M7/M55 on their FPUs. The
-int8 columns (and the DSP / MVE kernels behind them) come with the integer lowering. Counts are instructions, not
-cycles: QEMU does not model pipelines, caches or wait states, so they compare code, not chips.
+Float32 kernels: the M0 and M3 run float in libgcc's soft float, the M4/M7/M55 on their FPUs (int8 models, portable
+and DSP kernels: bench_cortex_m_int8.py). Counts are instructions, not cycles: QEMU does not model pipelines,
+caches or wait states, so they compare code, not chips.
 
     .venv/bin/python bench/bench_cortex_m.py [--models ds-cnn,resnet8] [--cores cortex-m4,cortex-m7]
 """

@@ -15,7 +15,7 @@ inputs from the zoo entry's input spec (torch seed 0, minmax observer). Columns 
   inference; its outputs are checked bit-exact against the compiled C). It includes TFLM's own persistent tail
   (tensor and node structs, allocation bookkeeping), not only activations; TFLM head: the non-persistent part of
   it ("Arena allocation head": activations and kernel scratch), the figure comparable to ours;
-- published: the peak SRAM the anchors print (notes/field-anchors.md section 1; kB read as KiB), TinyEngine's or
+- published: peak SRAM from the TinyEngine README (mit-han-lab/tinyengine; kB read as KiB), TinyEngine's or
   MCUNetV2's (bench_patches.PUBLISHED), with X-CUBE-AI's where the TinyEngine README prints one.
 Ratios: new / greedy, patched / published (the unpatched arena where nothing is patched), TFLM / new.
 """
@@ -43,7 +43,7 @@ MODELS = ["mbv2-w0.35-r64", "mbv2-w0.35-r96", "mbv2-w0.35-r144", "mbv2-w0.3-r64"
           "proxyless-w0.3-r64", "mcunet-in1", "ds-cnn", "resnet8"]
 LARGE = ["mbv2-w1.0-r224"]
 CALIBRATION = 8
-# X-CUBE-AI 7.3.0 peak SRAM in kB, TinyEngine README (STM32H743), notes/field-anchors.md section 1.
+# X-CUBE-AI 7.3.0 peak SRAM in kB, as the TinyEngine README (mit-han-lab/tinyengine) prints it (STM32H743).
 XCUBE = {"mbv2-w0.3-r64": 88, "proxyless-w0.3-r64": 97, "mcunet-in1": 106}
 
 

@@ -11,7 +11,8 @@ inputs (minmax), then the arenas are planned exactly as `edgelower.compile` plan
   value (the node name after capture), grid and recomputed MACs in percent of the model's;
 - smallest: the smallest arena of any candidate (square grids up to 8x8 at every split point), whatever it
   recomputes;
-- published: the peak SRAM the anchors print (notes/field-anchors.md section 1; kB read as KiB, 1024 bytes),
+- published: peak SRAM from the TinyEngine README (mit-han-lab/tinyengine) and the MCUNet / MCUNetV2 papers
+  (arXiv:2007.10319, arXiv:2110.15352; kB read as KiB, 1024 bytes),
   TinyEngine's layer-based figure unless marked, and chosen / published.
 With the check on, the chosen patched graph is run on the reference interpreter against the unpatched one on a
 random input and must give the same bytes.

@@ -6,11 +6,13 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from edgelower.errors import EdgelowerError
@@ -42,6 +44,8 @@ def _patches(text: str):
 
 def _load_factory(spec: str):
     """`zoo:NAME`, `package.module:factory` or `path/to/file.py:factory` -> (model, example_inputs or None)."""
+    import torch
+
     if spec.startswith("zoo:"):
         from edgelower import zoo
 
@@ -63,7 +67,36 @@ def _load_factory(spec: str):
     if factory is None:
         raise EdgelowerError(f"{module_name} has no attribute {factory_name!r}")
     made = factory()
-    return made if isinstance(made, tuple) else (made, None)
+    model, example = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
+    if not isinstance(model, torch.nn.Module):
+        raise EdgelowerError(f"{spec}: {factory_name}() returned {_kind(made)}; it must return an nn.Module, or "
+                             "(nn.Module, example_inputs)")
+    return model, example
+
+
+def _kind(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _check_compile_args(args) -> None:
+    """What can be wrong before the model is loaded fails now, not after a compile of many seconds."""
+    from edgelower.driver import memory_budget_bytes
+    from edgelower.targets import get_target
+
+    get_target(args.target)
+    if args.calibration and not args.quantize:
+        raise EdgelowerError("--calibration is only used with --quantize int8 (without it the model compiles to "
+                             "float32)")
+    if args.quantize and not args.calibration:
+        raise EdgelowerError("--quantize int8 needs calibration data: --calibration FILE.npy (one per input, "
+                             "samples along the first axis) or --calibration random:N")
+    random = [c for c in args.calibration or () if c.startswith("random:")]
+    if random and (len(args.calibration) > 1 or not random[0][len("random:"):].isdigit()):
+        raise EdgelowerError(f"--calibration {' '.join(args.calibration)}: random:N (N a count) stands alone")
+    args.memory_budget = memory_budget_bytes(args.memory_budget)
+    output = Path(args.output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not args.overwrite:
+        raise EdgelowerError(f"{output} exists and is not empty; pass --overwrite to replace it")
 
 
 def cmd_compile(args) -> int:
@@ -71,6 +104,7 @@ def cmd_compile(args) -> int:
 
     import edgelower
 
+    _check_compile_args(args)
     with console.status("loading model") as status:
         model, example = _load_factory(args.model)
         if args.input_shape:
@@ -95,10 +129,7 @@ def _calibration(args, example) -> list[tuple]:
     random data calibrates the ranges of random data)."""
     import torch
 
-    spec = args.calibration or []
-    if not spec:
-        raise EdgelowerError("--quantize int8 needs calibration data: --calibration FILE.npy (one per input, "
-                             "samples along the first axis) or --calibration random:N")
+    spec = args.calibration
     if len(spec) == 1 and spec[0].startswith("random:"):
         console.print("[yellow]calibrating on random inputs: fine for a smoke test, not for accuracy[/]")
         return [tuple(torch.randn_like(x) if x.is_floating_point() else x for x in example)
@@ -110,24 +141,40 @@ def _calibration(args, example) -> list[tuple]:
 
 
 def cmd_run(args) -> int:
+    """Like `cm(x)`: float inputs of an int8 model are quantized and its outputs dequantized (--raw: int8 in and
+    out, as the C API takes them)."""
     import edgelower
 
     with console.status("building"):
         cm = edgelower.load(args.directory)
     rng = np.random.default_rng(args.seed)
     if args.input:
+        if len(args.input) != len(cm.inputs):
+            raise EdgelowerError(f"{len(args.input)} --input file(s) for {len(cm.inputs)} input(s): "
+                                 + ", ".join(s.name for s in cm.inputs))
         inputs = [np.load(p) for p in args.input]
     else:
-        inputs = [rng.standard_normal(s.shape).astype(s.dtype) if np.dtype(s.dtype).kind == "f"
-                  else np.zeros(s.shape, s.dtype) for s in cm.inputs]
+        inputs = [_random_input(s, rng, args.raw) for s in cm.inputs]
         console.print(f"no --input given: running on random inputs (seed {args.seed})")
-    outputs = cm.run_numpy(inputs)
+    outputs = cm.run_numpy(inputs) if args.raw else [np.asarray(o) for o in _as_list(cm(*inputs))]
     for spec, value in zip(cm.outputs, outputs):
         flat = value.reshape(-1)
-        out.print(f"{spec.name}: {spec.dtype}{list(spec.shape)} first values {np.array2string(flat[:8], precision=5)}")
+        out.print(f"{spec.name}: {value.dtype}{list(value.shape)} first values "
+                  f"{np.array2string(flat[:8], precision=5)}")
     for path, value in zip(args.save_outputs or [], outputs):
         np.save(path, value)
     return 0
+
+
+def _random_input(spec, rng, raw: bool) -> np.ndarray:
+    """Standard normal floats for a float input and, unless raw, for an int8 input (cm() quantizes them)."""
+    if np.dtype(spec.dtype).kind == "f" or (spec.scale is not None and not raw):
+        return rng.standard_normal(spec.shape).astype(np.float32)
+    return np.zeros(spec.shape, spec.dtype)
+
+
+def _as_list(outputs) -> list:
+    return list(outputs) if isinstance(outputs, tuple) else [outputs]
 
 
 def _print_report(report: dict) -> None:
@@ -138,7 +185,7 @@ def _print_report(report: dict) -> None:
     for key, value in rep.summary():
         summary.add_row(key, value)
     out.print(summary)
-    table = Table("#", "op", "node", "output", "MACs", "weights", "live", title="per op")
+    table = Table("#", "op", "node", "output", "MACs", "weights B", "live B", title="per op (B: bytes)")
     for i, r in enumerate(rep.rows):
         table.add_row(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
     out.print(table)
@@ -183,16 +230,38 @@ def cmd_zoo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (exit status 2)."""
+
+    def error(self, message: str):
+        _print_error(f"{self.prog}: {message} (see {self.prog} --help)")
+        sys.exit(2)
+
+
+def _print_error(message: str) -> None:
+    lines = message.splitlines() or [""]
+    # One line; an error that lists several items (unsupported ops, ...) keeps them on the lines after it.
+    console.print(f"[red]error:[/] {escape(lines[0])}", soft_wrap=True)
+    for line in lines[1:]:
+        console.print(escape(line), soft_wrap=True, highlight=False)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgelower", description="Lower PyTorch models to the edge.")
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compile", help="compile a model into a project directory")
+    p = _Parser(prog="edgelower", description="Lower PyTorch models to the edge.")
+    p.add_argument("--debug", action="store_true", help="print the traceback of an error (or EDGELOWER_DEBUG=1)")
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: given after the command, it sets args.debug; absent, it leaves the top-level value alone.
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the traceback of an error (or EDGELOWER_DEBUG=1)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("compile", help="compile a model into a project directory", parents=[common])
     c.add_argument("model", help="MODULE:FACTORY, FILE.py:FACTORY or zoo:NAME (FACTORY() returns a module, "
                                  "or (module, example_inputs))")
     c.add_argument("--input-shape", type=_shape, action="append", help="one per input, e.g. 1,3,96,96")
     c.add_argument("--input-dtype", default="float32", choices=["float32", "int64"])
     c.add_argument("--target", default="host")
-    c.add_argument("--memory-budget", type=int, default=None, help="arena bytes the model must fit")
+    c.add_argument("--memory-budget", default=None,
+                   help="arena bytes the model must fit: 200000, 256K or 1M (K = 1024 bytes)")
     c.add_argument("--quantize", choices=["int8"], default=None, help="integer-only int8 (needs --calibration)")
     c.add_argument("--calibration", action="append",
                    help="FILE.npy per input (samples along axis 0), or random:N for a smoke test")
@@ -202,29 +271,40 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     c.set_defaults(func=cmd_compile)
-    r = sub.add_parser("run", help="build and run a saved project")
+    r = sub.add_parser("run", help="build and run a saved project", parents=[common])
     r.add_argument("directory")
     r.add_argument("--input", action="append", help=".npy file, one per input (default: random)")
     r.add_argument("--save-outputs", action="append", help=".npy file, one per output")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--raw", action="store_true", help="an int8 model's inputs and outputs as int8, unconverted "
+                                                      "(default: float in, quantized; float out, dequantized)")
     r.set_defaults(func=cmd_run)
-    rep = sub.add_parser("report", help="print a saved project's report")
+    rep = sub.add_parser("report", help="print a saved project's report", parents=[common])
     rep.add_argument("directory")
     rep.add_argument("--plot", metavar="FILE", help="also draw live bytes per op (and the unpatched curve of a "
                                                     "patched project) into FILE (.png, .svg, .pdf); needs matplotlib")
     rep.set_defaults(func=cmd_report)
-    sub.add_parser("targets", help="list targets").set_defaults(func=cmd_targets)
-    sub.add_parser("zoo", help="list bundled models").set_defaults(func=cmd_zoo)
+    sub.add_parser("targets", help="list targets", parents=[common]).set_defaults(func=cmd_targets)
+    sub.add_parser("zoo", help="list bundled models", parents=[common]).set_defaults(func=cmd_zoo)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0, or 2 after an error printed as one line on stderr (the traceback only with --debug or
+    EDGELOWER_DEBUG=1)."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (EdgelowerError, FileNotFoundError, ValueError, KeyError) as e:
-        console.print(f"[red]error:[/] {e}")
-        return 1
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        if args.debug or os.environ.get("EDGELOWER_DEBUG", "0") not in ("", "0"):
+            console.print_exception()
+        expected = isinstance(e, (EdgelowerError, OSError, ValueError, TypeError, KeyError))
+        message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        _print_error(message if expected and message else f"{type(e).__name__}: {message} (run with --debug for "
+                                                          "the traceback)")
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -80,6 +80,9 @@ class CompiledModel:
         round half away from zero, clamp to int8's range) and every int8 output comes back dequantized to float32,
         (q - zero_point) * scale. Given int8 arrays for its int8 inputs, it runs them raw and returns raw int8, as
         `run_numpy` always does."""
+        if len(inputs) != len(self.inputs):
+            expected = ", ".join(f"{s.name}: {np.dtype(s.dtype).name}{list(s.shape)}" for s in self.inputs)
+            raise TypeError(f"the compiled model takes {len(self.inputs)} input(s) ({expected}), got {len(inputs)}")
         as_torch = any(type(x).__module__.startswith("torch") for x in inputs)
         arrays = [np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x) for x in inputs]
         quantized = [(s, a) for s, a in zip(self.inputs, arrays) if s.scale is not None]
@@ -99,13 +102,16 @@ class CompiledModel:
 
     def export_tflite(self, path: str | os.PathLike, channels_last_io: bool = False) -> Path:
         """Write the compiled integer graph as a .tflite for TensorFlow Lite Micro, which computes the same bytes
-        (`edgelower.backends.tflite.export`; needs the `tflite` extra). Float graphs have no TFLite int8 form."""
+        (`edgelower.backends.tflite.export`; needs the `tflite` extra). Float graphs have no TFLite int8 form. Missing
+        parent directories are created, as `save` does."""
         from edgelower.backends.tflite.export import export_tflite
 
         if self.graph is None:
             raise ValueError("this CompiledModel holds no graph (it was loaded from a project directory); "
                              "export from the model edgelower.compile returned")
-        export_tflite(self.graph, path, channels_last_io=channels_last_io)
+        flatbuffer = export_tflite(self.graph, channels_last_io=channels_last_io)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(flatbuffer)
         return Path(path)
 
     def __repr__(self) -> str:
@@ -125,7 +131,7 @@ class CompiledModel:
         if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
             raise SaveError(f"{target} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it")
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = _staging_directory(target)
         try:
             write_files(staging, {**self.files, **self.artifact.project_files()})
             (staging / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n")
@@ -139,6 +145,18 @@ class CompiledModel:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return target
+
+
+def _staging_directory(target: Path) -> Path:
+    """A new empty sibling of `target`, made with a plain mkdir so that it gets the umask's permissions (mkdtemp's
+    are 700, and the directory becomes the project)."""
+    while True:
+        staging = target.parent / f".{target.name}.{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
 
 
 def load(directory: str | os.PathLike) -> CompiledModel:

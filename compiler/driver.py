@@ -4,6 +4,7 @@ build -> CompiledModel."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
@@ -60,22 +61,45 @@ def _example_tuple(example_inputs) -> tuple:
 
 
 def compile(model, example_inputs, target: str = "host", quantize: str | None = None,
-            calibration: Iterable | None = None, memory_budget: int | None = None,
+            calibration: Iterable | None = None, memory_budget: int | str | None = None,
             on_stage: Callable[[str], None] | None = None, **options):
     """Compile an nn.Module for `target`; returns a CompiledModel (callable, `.report`, `.save(dir)`)."""
+    from edgelower.backends import BACKENDS
     from edgelower.frontend.capture import capture_module
 
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
-    from edgelower.backends import BACKENDS
-
-    # An unknown target or option fails before the (slow) capture.
+    # Everything that can be checked without the model fails here, before the (slow) capture.
     _options(options, BACKENDS[get_target(target).backend].options_type)
     _check_quantize(quantize, calibration)
+    memory_budget = memory_budget_bytes(memory_budget)
     stage("capture (torch.export)")
     graph = capture_module(model, _example_tuple(example_inputs))
     return compile_graph(graph, target, quantize=quantize, calibration=calibration, memory_budget=memory_budget,
                          on_stage=on_stage, _started=started, **options)
+
+
+_BYTE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2,
+               "MIB": 1024 ** 2}
+
+
+def memory_budget_bytes(budget: int | str | None) -> int | None:
+    """memory_budget as a positive number of bytes: an int, or a string such as "200000", "256K", "1M" or
+    "1.5MiB" (K and M are 1024 and 1024^2, as boards count SRAM)."""
+    if budget is None:
+        return None
+    value = None
+    if isinstance(budget, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", budget)
+        if match and match[2].upper() in _BYTE_UNITS:
+            value = float(match[1]) * _BYTE_UNITS[match[2].upper()]
+            value = int(value) if value.is_integer() else None
+    elif isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+        value = int(budget)
+    if value is None or value <= 0:
+        raise ValueError(f"memory_budget={budget!r}; give a positive number of bytes: an int such as 200000, or a "
+                         "string such as '256K' or '1M' (K = 1024 bytes, M = 1024 K)")
+    return value
 
 
 def _check_quantize(quantize, calibration) -> None:
@@ -85,11 +109,14 @@ def _check_quantize(quantize, calibration) -> None:
         raise ValueError("calibration data is only used with quantize='int8'")
 
 
-def _calibration_samples(calibration: Iterable | None) -> tuple[tuple[np.ndarray, ...], ...]:
+def _calibration_samples(calibration: Iterable | None, graph: Graph) -> tuple[tuple[np.ndarray, ...], ...]:
     """Each calibration item as a tuple of arrays: an item is a tensor (a one-input model) or a tuple/list of
-    tensors or arrays, in the order of the model's inputs. Shapes and dtypes are checked by `quantize`."""
+    tensors or arrays, in the order of the model's inputs. A single tensor or array (one-input model) holds the
+    samples along its first dimension. Shapes and dtypes are checked by `quantize`."""
+    if hasattr(calibration, "shape"):
+        calibration = _stacked_samples(calibration, graph)
     samples = []
-    for i, item in enumerate(calibration or ()):
+    for i, item in enumerate(calibration if calibration is not None else ()):
         parts = (item,) if hasattr(item, "shape") else item
         if not isinstance(parts, (tuple, list)):
             raise CalibrationError(f"calibration sample {i} is a {type(item).__name__}; give a tensor (one-input "
@@ -103,8 +130,24 @@ def _calibration_samples(calibration: Iterable | None) -> tuple[tuple[np.ndarray
     return tuple(samples)
 
 
+def _stacked_samples(stack, graph: Graph) -> list:
+    """The samples of one tensor stacked along its first dimension: [N, *input shape], or [N, *input shape
+    without its leading 1] (a batch of N, one sample per row), as the CLI's --calibration .npy files are."""
+    if len(graph.inputs) != 1:
+        raise CalibrationError(f"calibration is one tensor, but the model takes {len(graph.inputs)} inputs: give "
+                               "a list of tuples, one tensor per input in each")
+    shape, got = graph.types[graph.inputs[0]].shape, tuple(stack.shape)
+    if got[1:] == shape:
+        return [stack[i] for i in range(got[0])]
+    if shape[:1] == (1,) and got[1:] == shape[1:]:
+        return [stack[i:i + 1] for i in range(got[0])]
+    raise CalibrationError(f"calibration tensor of shape {list(got)}: a tensor holds the samples along its first "
+                           f"dimension, so for an input of shape {list(shape)} give [N, {', '.join(map(str, shape))}]"
+                           " (or a list of tensors, one per sample)")
+
+
 def compile_graph(graph: Graph, target: str = "host", quantize: str | None = None, calibration=None,
-                  memory_budget: int | None = None, on_stage: Callable[[str], None] | None = None,
+                  memory_budget: int | str | None = None, on_stage: Callable[[str], None] | None = None,
                   _started: float | None = None, **options):
     """Compile an already captured Graph (the torch.compile backend enters here)."""
     from edgelower.backends import BACKENDS
@@ -121,8 +164,9 @@ def compile_graph(graph: Graph, target: str = "host", quantize: str | None = Non
     backend = BACKENDS[tgt.backend]
     opts, backend_options = _options(options, backend.options_type)
     _check_quantize(quantize, calibration)
+    memory_budget = memory_budget_bytes(memory_budget)
     stage("passes" if quantize is None else "passes (calibrating on the interpreter, then integer lowering)")
-    pass_options = (QuantizeOptions(_calibration_samples(calibration), observer=opts.observer),
+    pass_options = (QuantizeOptions(_calibration_samples(calibration, graph), observer=opts.observer),
                     LowerIntegerOptions(int_only=opts.int_only))
     graph = run_pipeline(graph, PIPELINES[pipeline_key(quantize, backend.integer_form)], options=pass_options,
                          verify=opts.verify or None)

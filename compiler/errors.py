@@ -23,8 +23,9 @@ class UnsupportedOpError(EdgelowerError):
         self.items = list(items)
         lines = [f"  {u.what} (node {u.node})" + (f"\n      at {u.source}" if u.source else "") for u in self.items]
         ops = sorted({u.what for u in self.items})
-        super().__init__(f"{len(ops)} unsupported op(s): {', '.join(ops)}\n" + "\n".join(lines) +
-                         "\nNothing was written. Rewrite these parts of the model with supported ops "
+        # `listing` alone is what a torch.compile warning says: there, nothing was meant to be written.
+        self.listing = f"{len(ops)} unsupported op(s): {', '.join(ops)}\n" + "\n".join(lines)
+        super().__init__(self.listing + "\nNothing was written. Rewrite these parts of the model with supported ops "
                          "(`edgelower.frontend.capture.supported_aten_ops()` lists them), or keep them out of the compiled "
                          "region.")
 
@@ -37,10 +38,11 @@ class BackendUnsupportedError(UnsupportedOpError):
         self.items, self.backend, self.target = list(items), backend, target
         lines = [f"  {u.what} (node {u.node})" + (f"\n      at {u.source}" if u.source else "") for u in self.items]
         ops = sorted({u.what.split(":")[0] for u in self.items})
+        self.listing = (f"the {backend} backend (target {target!r}) cannot render {len(ops)} kind(s) of op "
+                        f"({', '.join(ops)}):\n" + "\n".join(lines))
         EdgelowerError.__init__(
-            self, f"the {backend} backend (target {target!r}) cannot render {len(ops)} kind(s) of op "
-            f"({', '.join(ops)}):\n" + "\n".join(lines) + "\nNothing was written. Choose a target whose backend "
-            "supports them (`edgelower targets`), compile with other quantize options, or replace them in the model.")
+            self, self.listing + "\nNothing was written. Choose a target whose backend supports them (`edgelower "
+            "targets`), compile with other quantize options, or replace them in the model.")
 
 
 class CaptureError(EdgelowerError):

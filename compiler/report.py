@@ -144,7 +144,7 @@ class Report:
 
     def __str__(self) -> str:
         head = "\n".join(f"{k:<16}{v}" for k, v in self.summary())
-        cols = ("#", "op", "node", "output", "MACs", "weights", "live")
+        cols = ("#", "op", "node", "output", "MACs", "weights B", "live B")
         body = [(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
                 for i, r in enumerate(self.rows)]
         widths = [max(len(c), *(len(row[j]) for row in body)) if body else len(c) for j, c in enumerate(cols)]

@@ -46,9 +46,10 @@ def _fold_into_producer(producer_op: Op, rank: int):
             return None
         scale, shift = affine
         rows = scale.reshape((-1,) + (1,) * (weight.ndim - 1))
-        w_name, b_name = ctx.fresh(f"{node.name}_weight"), ctx.fresh(f"{node.name}_bias")
-        folded = Node(producer_op, (producer.inputs[0], w_name, b_name), node.outputs, producer.attrs, node.name,
-                      producer.source)
+        # Named after the producer, which the folded node still is (a report row says conv, not its batch norm).
+        w_name, b_name = ctx.fresh(f"{producer.name}_folded_weight"), ctx.fresh(f"{producer.name}_folded_bias")
+        folded = Node(producer_op, (producer.inputs[0], w_name, b_name), node.outputs, producer.attrs,
+                      producer.name, producer.source)
         return Rewrite(nodes=(folded,), constants={
             w_name: (weight.astype(np.float64) * rows).astype(np.float32),
             b_name: (bias.astype(np.float64) * scale + shift).astype(np.float32)})

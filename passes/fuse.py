@@ -43,8 +43,10 @@ def fuse_activation(node: Node, ctx: RewriteContext) -> Rewrite | None:
         return None  # integer nodes hold their activation range in their `q` record (lower_integer folds it there)
     if not ctx.only_user(x, node) or ctx.type(x) != ctx.type(node.output):
         return None
+    # The fused node keeps the producer's name (a report row is the conv, not its ReLU) and the activation's
+    # output value (its name is what the graph's users read).
     fused = Node(producer.op, producer.inputs, node.outputs, {**producer.attrs,
-                 "activation": activation_spec(node.op, node.attrs)}, node.name, producer.source or node.source)
+                 "activation": activation_spec(node.op, node.attrs)}, producer.name, producer.source or node.source)
     return Rewrite(nodes=(fused,), types={node.output: ctx.type(node.output)})
 
 
@@ -79,7 +81,7 @@ def fuse_requantize(node: Node, ctx: RewriteContext) -> Rewrite | None:
     if len(rq.multiplier) > 1 and rq.axis != channel_axis:
         return None
     fused = Node(producer.op, producer.inputs, node.outputs, {**producer.attrs, "q": replace(q, requant=rq)},
-                 node.name, producer.source or node.source)
+                 producer.name, producer.source or node.source)
     return Rewrite(nodes=(fused,), types={node.output: ctx.type(node.output)})
 
 

@@ -161,7 +161,7 @@ def test_pt2e_uint8_parameters_shift_and_calibration_fills_the_rest():
         prepared(sample)
     converted = pt2e.convert_pt2e(prepared)
     # x86's scheme quantizes only what conv and linear read (uint8): the rest needs calibration
-    with pytest.raises(IntegerLoweringError, match="its result %convolution has no int8 parameters"):
+    with pytest.raises(IntegerLoweringError, match="its result %conv has no int8 parameters"):
         edgelower.compile(converted, x, quantize="int8")
     cm = edgelower.compile(converted, x, quantize="int8", calibration=calibration)
     input_q = [n for n in converted.graph.nodes if "quantize_per_tensor" in str(n.target)][0]

@@ -257,9 +257,11 @@ def test_batchnorm_folds_into_conv_and_gets_a_bias():
     b.output(add_batchnorm(b, conv))
     e = GraphBuilder()
     x = e.input("x", TensorType((1, 1, 3, 3)))
-    w = e.constant("bn_weight", np.float32([0.5, -1]).reshape(2, 1, 1, 1))
-    e.output(e.op(Op.CONV2D, [x, w, e.constant("bn_bias", np.float32([-1, -1]))], hint="bn"))
+    w = e.constant("conv2d_folded_weight", np.float32([0.5, -1]).reshape(2, 1, 1, 1))
+    e.output(e.op(Op.CONV2D, [x, w, e.constant("conv2d_folded_bias", np.float32([-1, -1]))], hint="bn"))
+    folded = fold_batchnorm(b.build())
     assert_rewrites_to(b.build(), e.build(), fold_batchnorm)
+    assert [n.name for n in folded.nodes] == ["conv2d"]  # the conv it still is, not its batch norm
 
 
 def test_batchnorm_after_a_shared_linear_becomes_mul_add():

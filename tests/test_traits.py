@@ -12,10 +12,12 @@ from edgelower.errors import BackendUnsupportedError
 from edgelower.ir.graph import GraphBuilder, Op, TensorType
 from edgelower.ir.traits import TRAITS, IntegerForm, OpTraits, ops_where, traits
 from edgelower.ir.views import VIEWS
-from edgelower.passes.integer.lower_integer import INTEGER_FORMS
+from edgelower.passes import PIPELINES, run_pipeline
+from edgelower.passes.integer.lower_integer import INTEGER_FORMS, LowerIntegerOptions
+from edgelower.passes.integer.quantize import QuantizeOptions
 from edgelower.passes.patches import tile_patches
 
-from families import FAMILIES, family
+from families import FAMILIES, INT8_FAMILIES, family, int8_family
 
 
 def test_every_op_has_every_trait_decided():
@@ -32,6 +34,13 @@ def test_integer_forms_are_the_ops_lower_integer_lowers():
     assert with_form ^ set(INTEGER_FORMS) == {Op.DIV, Op.REQUANTIZE}
 
 
+def test_the_primitive_ops_are_a_trait():
+    from edgelower.ir.ops import PRIMITIVE_INTEGER_OPS
+
+    assert PRIMITIVE_INTEGER_OPS == ops_where(primitive=True)
+    assert Op.REQUANTIZE not in PRIMITIVE_INTEGER_OPS and Op.CAST in PRIMITIVE_INTEGER_OPS
+
+
 def test_pass_sets_derive_from_traits():
     assert tile_patches.POINTWISE == ops_where(pointwise=True)
     assert tile_patches.WINDOWED == ops_where(windowed=True)
@@ -39,12 +48,21 @@ def test_pass_sets_derive_from_traits():
     assert all(traits(op).pointwise for op in ops_where(fusable_activation=True))
 
 
+def graphs_holding_every_op():
+    """The float op families, and the int8 families lowered to primitive integer ops: every op in some node."""
+    for name in FAMILIES:
+        yield family(name)[0]
+    for name in INT8_FAMILIES:
+        graph, inputs = int8_family(name)
+        options = (QuantizeOptions((tuple(inputs),)), LowerIntegerOptions())
+        yield run_pipeline(graph, PIPELINES["int8-primitives"], options=options)
+
+
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_every_backend_renders_or_refuses_each_op_by_name(backend):
     b = BACKENDS[backend]
     seen = set()
-    for name in FAMILIES:
-        graph, _ = family(name)
+    for graph in graphs_holding_every_op():
         for node in graph.nodes:
             seen.add(node.op)
             why = b.unsupported(node, graph.types)

@@ -38,3 +38,8 @@ class CSettings:
         if self.runner == "qemu":
             return "gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm"
         return f"a C99 compiler ({self.cc})"
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the built code runs in this Python process (so torch.compile may call PyTorch between regions)."""
+        return self.runner == "host"

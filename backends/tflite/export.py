@@ -3,12 +3,12 @@
 The graph is the output of `lower_integer` (docs/quantization.md): int8 activations with per-tensor qparams,
 int8 weights with per-channel (or per-tensor) symmetric qparams, int32 biases, and a `q` record on every
 arithmetic node. The file is written with the flatbuffer object API bundled in tflite-micro
-(`schema_py_generated`, "Route B" of notes/dependencies.md §4), so the export needs `flatbuffers` and
+(`tflite_micro`'s `schema_py_generated`), so the export needs `flatbuffers` and
 `tflite-micro` (extra `tflite`) and nothing else.
 
 Every node's integer arithmetic is re-derived from the float32 scales written to the file with the constructor
 of its q record that mirrors TFLite's Prepare; a record that differs from what TFLite Micro will compute is an
-error, not a silent mismatch. Per-op translation lives in `edgelower.backends.tflite.ops`.
+error, not a silent mismatch. Per-op translation lives in `edgelower.backends.tflite.ops` and `.data_movement`.
 
 Layout. TFLite's spatial ops are NHWC, ours NCHW. Each value lives in the file as one tensor holding a
 permutation of its natural (IR) dims: `perm[k]` is the natural dim stored at file dim k. Spatial ops produce and

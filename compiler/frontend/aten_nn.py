@@ -1,5 +1,5 @@
 """Converters for the layer-shaped ATen ops: convolution, matrix products, pooling, normalization, softmax,
-upsampling, embedding and scaled dot-product attention. Merged into `edgelower.aten_ops.ATEN_TO_IR`."""
+upsampling, embedding and scaled dot-product attention. Merged into `edgelower.frontend.aten_ops.ATEN_TO_IR`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Converters for the quantize / dequantize ops of torchao's PT2E flow (`prepare_pt2e` / `convert_pt2e`), merged
-into `edgelower.aten_ops.ATEN_TO_IR`.
+into `edgelower.frontend.aten_ops.ATEN_TO_IR`.
 
 A converted PT2E model computes in float between `quantized_decomposed` quantize/dequantize pairs: every quantized
 activation x appears as dequantize_per_tensor(quantize_per_tensor(x, scale, zp)), every weight as

@@ -28,12 +28,15 @@ from torch._subclasses.fake_tensor import (DataDependentOutputException, Dynamic
 from torch.export.graph_signature import InputKind, OutputKind
 from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 
+from edgelower.frontend.aten_fastpath import FASTPATH_DECOMPOSITIONS
 from edgelower.frontend.aten_ops import ATEN_TO_IR
+from edgelower.frontend.capture_errors import explain_dynamic_node, raise_if_eager_fails, without_partial_graph_dumps
 from edgelower.frontend.aten_quant import QUANT_OPS
 from edgelower.errors import CaptureError, Unsupported, UnsupportedOpError
 from edgelower.ir.graph import DType, Graph, GraphBuilder, TensorType
 from edgelower.frontend.lowering import Lowering, Unlowerable
 from edgelower.ir.names import sanitize
+from edgelower.frontend.source_names import display_path, node_hints, parameter_name
 from edgelower.ir.verifier import verify
 
 # Overloads the IR expresses directly, which the core ATen table would otherwise take apart: attention (else a
@@ -56,11 +59,13 @@ _POISON = object()  # the value of a node that could not be lowered; its users a
 
 
 def decomposition_table() -> dict:
-    """Core ATen decompositions minus `KEEP_OPS`: the table both front doors decompose with."""
+    """Core ATen decompositions minus `KEEP_OPS`, plus PyTorch's fused inference fast paths taken apart
+    (`edgelower.frontend.aten_fastpath`): the table both front doors decompose with."""
     table = torch.export.default_decompositions()
     for op in list(table):
         if str(op) in KEEP_OPS:
             del table[op]
+    table.update(FASTPATH_DECOMPOSITIONS)
     return table
 
 
@@ -94,13 +99,23 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
     for i, x in enumerate(example_inputs):
         if not isinstance(x, torch.Tensor):
             raise CaptureError(f"example_inputs[{i}] is a {type(x).__name__}; edgelower captures tensor inputs")
+    modes = {module: module.training for module in model.modules()}
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), without_partial_graph_dumps():
             # torch 2.13's own pytree code trips its LeafSpec deprecation; nothing the user can act on.
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            # nn.RNN/GRU/LSTM refresh their own _flat_weights in forward(); capture bakes the weights anyway.
+            warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights.* were assigned during")
             program = torch.export.export(_eval_mode(model), example_inputs).run_decompositions(decomposition_table())
     except _STATIC_SHAPE_ERRORS as e:
         raise CaptureError(_explain_export_error(e)) from e
+    except Exception as e:
+        raise_if_eager_fails(model, example_inputs, e)
+        raise
+    finally:
+        # Capture traces in eval mode; the caller's model keeps the mode it had, module by module.
+        for module, training in modes.items():
+            module.training = training
     signature = program.graph_signature
     mutated = [spec.target for spec in signature.output_specs if spec.kind != OutputKind.USER_OUTPUT]
     if mutated:
@@ -112,7 +127,8 @@ def capture_module(model: torch.nn.Module, example_inputs: tuple[torch.Tensor, .
             bindings[spec.arg.name] = _Input(spec.arg.name)
         elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER):
             tensor = program.state_dict.get(spec.target)
-            bindings[spec.arg.name] = _Param(spec.target, program.constants[spec.target] if tensor is None else tensor,
+            bindings[spec.arg.name] = _Param(parameter_name(model, spec.target),
+                                             program.constants[spec.target] if tensor is None else tensor,
                                              spec.kind == InputKind.PARAMETER)
         elif spec.kind == InputKind.CONSTANT_TENSOR:
             bindings[spec.arg.name] = _Static(program.constants[spec.target])
@@ -150,6 +166,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
     builder = GraphBuilder(name)
     cx = Lowering(builder)
     literal, constant = _known_nodes(graph, bindings)
+    hints = node_hints(graph.nodes, constant)  # module paths: features_3_conv_1 rather than convolution_7
     dynamic = _first_dynamic_node(graph)
     env: dict[torch.fx.Node, Any] = {}  # IR value names (or tuples of them, or Python values) per FX node
     known: dict[torch.fx.Node, Any] = {}  # torch values of `constant` nodes; folded ones become IR constants on use
@@ -159,7 +176,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
 
     def use(node: torch.fx.Node) -> Any:
         if node not in env and isinstance(known[node], torch.Tensor):
-            env[node] = cx.const(known[node].detach().cpu().numpy(), hint=node.name)
+            env[node] = cx.const(known[node].detach().cpu().numpy(), hint=hints.get(node, node.name))
         return env[node] if node in env else known[node]
 
     for node in graph.nodes:
@@ -188,7 +205,7 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
         else:
             try:
                 # PT2E's quantize ops produce int8 / uint8 tensors the IR never holds (edgelower.frontend.aten_quant)
-                cx.at(node.name, source, None if key in QUANT_OPS else _out_dtype(node))
+                cx.at(hints.get(node, node.name), source, None if key in QUANT_OPS else _out_dtype(node))
                 args = torch.fx.node.map_arg((node.args, node.kwargs), use)
                 env[node] = ATEN_TO_IR[key](cx, *args[0], **args[1])
                 _check_types(node, env[node], cx)
@@ -196,13 +213,12 @@ def _lower(graph: torch.fx.Graph, bindings: Mapping[str, Any], name: str) -> Gra
                 op = _qualified_name(node.args[0].target) if key == "operator.getitem" else key
                 problems.append(Unsupported(f"{op} ({e})", node.name, source))
                 env[node] = _POISON
+    if dynamic is not None:
+        # First: a symbolic shape also brings the symbolic bookkeeping (operator.ge, _assert_scalar, ...) that
+        # would otherwise be listed as unsupported ops.
+        raise CaptureError(explain_dynamic_node(dynamic, _source_line(dynamic.meta.get("stack_trace"))))
     if problems:
         raise UnsupportedOpError(problems)
-    if dynamic is not None:
-        where = _source_line(dynamic.meta.get("stack_trace"))
-        raise CaptureError(f"node {dynamic.name} has a dynamic shape ({dynamic.meta['val']})"
-                           f"{' at ' + where if where else ''}. edgelower compiles static shapes: capture with "
-                           "concrete example inputs (torch.compile(..., dynamic=False)) and no dynamic_shapes.")
     for i, out in enumerate(outputs):
         try:
             value = use(out) if isinstance(out, torch.fx.Node) else out
@@ -334,14 +350,17 @@ def _is_symbolic(val: Any) -> bool:
 def _source_line(stack_trace: str | None) -> str:
     """'file:line: code' of the innermost user frame (not torch's, not generated code) in an FX stack trace."""
     frames = [m for m in _FRAME.finditer(stack_trace or "") if not m["file"].startswith((_TORCH_DIR, "<"))]
-    return f"{frames[-1]['file']}:{frames[-1]['line']}: {frames[-1]['code'].strip()}" if frames else ""
+    if not frames:
+        return ""
+    return f"{display_path(frames[-1]['file'])}:{frames[-1]['line']}: {frames[-1]['code'].strip()}"
 
 
 def _explain_export_error(error: Exception) -> str:
     """A CaptureError message: what torch.export met, the user's line, and what to do."""
     frames = [f for f in traceback.extract_tb(error.__traceback__)
               if not f.filename.startswith((_TORCH_DIR, "<")) and f.filename != __file__]
-    where = f"{frames[-1].filename}:{frames[-1].lineno}: {(frames[-1].line or '').strip()}" if frames else \
+    last = frames[-1] if frames else None
+    where = f"{display_path(last.filename)}:{last.lineno}: {(last.line or '').strip()}" if last else \
         _source_line(str(error))
     cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     at = f" at {where}" if where else ""
@@ -379,3 +398,10 @@ def _prune(graph: Graph) -> Graph:
     kept = live | set(graph.inputs) | {o for node in nodes for o in node.outputs}
     return graph.replace(nodes=tuple(reversed(nodes)), types={k: t for k, t in graph.types.items() if k in kept},
                          constants={k: v for k, v in graph.constants.items() if k in live})
+
+
+# How capture names an FX node's op and finds its source line; the torch.compile regions (dynamo_regions) name
+# the ops they leave in eager the same way.
+qualified_name = _qualified_name
+source_line = _source_line
+IR_DTYPES = frozenset(_DTYPES)

@@ -1,6 +1,6 @@
 """What an ATen converter works with: the GraphBuilder being filled, and the FX node being lowered.
 
-A converter (`edgelower.aten_ops.ATEN_TO_IR`) is called as `convert(cx, *args, **kwargs)` with the FX node's
+A converter (`edgelower.frontend.aten_ops.ATEN_TO_IR`) is called as `convert(cx, *args, **kwargs)` with the FX node's
 arguments, where every tensor argument has been replaced by its IR value name (a `str`) and everything else
 (ints, floats, lists of ints, dtypes, None) is passed as torch gave it. It returns the IR value name of its
 result, or a tuple of names (None for an output the IR does not compute) for a multi-output op, or a plain Python

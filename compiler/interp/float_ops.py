@@ -267,11 +267,22 @@ def _batch_norm(ins, attrs):
     return [_narrow(y, ins[0].dtype)]
 
 
+# Beyond this |x / scale| every int8 zero point saturates: clamping there, in float and before the conversion to
+# an integer, keeps the conversion defined for infinities and huge values and keeps their sign.
+QUANTIZE_FLOAT_BOUND = np.float32(512.0)
+
+
 def _quantize(ins, attrs):
     # TFLite AffineQuantize: float32 division, std::round (half away from zero), then the zero point and clamp.
-    rounded = round_half_away(ins[0].astype(np.float32) / np.float32(attrs["scale"]))
+    # TFLite leaves non-finite inputs undefined (a float -> int32 cast); here, and in el_quantize_f32_s8, values
+    # beyond the int8 range (+-inf included) saturate to the end of their sign, and NaN becomes the zero point
+    # (the code of real 0): docs/quantization.md.
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = ins[0].astype(np.float32) / np.float32(attrs["scale"])
+    rounded = round_half_away(np.clip(scaled, -QUANTIZE_FLOAT_BOUND, QUANTIZE_FLOAT_BOUND))  # NaN stays NaN
+    integers = np.where(np.isnan(rounded), np.float32(0), rounded).astype(np.int32)
     int8 = DType.INT8
-    return [np.clip(rounded.astype(np.int64) + attrs["zero_point"], int8.min, int8.max).astype(int8.numpy)]
+    return [np.clip(integers + np.int32(attrs["zero_point"]), int8.min, int8.max).astype(int8.numpy)]
 
 
 def _dequantize(ins, attrs):

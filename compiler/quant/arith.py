@@ -2,7 +2,7 @@
 the one rounding of real values) and the run-time half written against the integer algebra
 (`multiply_by_quantized_multiplier`, `requantize`; edgelower.quant.algebra).
 
-The C runtime mirrors them in `runtime/src/fixedpoint.h`. Sources of truth (notes/field-anchors.md §2):
+The C runtime mirrors them in `runtime/src/fixedpoint.h`. Sources of truth (tensorflow/tensorflow):
 tensorflow/lite/kernels/internal/quantization_util.cc (`QuantizeMultiplier`), common.h/common.cc
 (`MultiplyByQuantizedMultiplier`, double rounding, TFLite's default and TFLite Micro's reference), gemmlowp
 fixedpoint.h (`SaturatingRoundingDoublingHighMul` and `RoundingDivideByPOT`: the primitives MUL_HIGH and

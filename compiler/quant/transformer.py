@@ -1,7 +1,7 @@
 """Integer-only transformer nonlinearities on int8: softmax (I-BERT i-exp or I-ViT Shiftmax), GELU (I-BERT i-GELU)
 and LayerNorm (I-BERT with an exact integer square root). TFLite has no int8 GELU or LayerNorm; its softmax is in
 `edgelower.quant.records.SoftmaxQ`. docs/quantization.md, "Integer transformer ops", states the algorithms, constants,
-valid scale ranges and error bounds; notes/field-anchors.md §7 the papers' originals.
+valid scale ranges and error bounds; the originals are I-BERT (arXiv:2101.01321) and I-ViT (arXiv:2207.01405).
 
 Each op has a `q` record (a frozen dataclass of ints) built once at compile time by its `from_scale(s)`
 constructor, the only place a float appears; semantics in integers only, written against the integer algebra

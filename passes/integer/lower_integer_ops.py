@@ -132,7 +132,9 @@ class Site:
         return self.ctx.fresh(f"{self.node.name}_{hint}")
 
     def node_to(self, op: Op, inputs, output: str, attrs: dict | None = None) -> Node:
-        return Node(op, tuple(inputs), (output,), attrs or {}, output, self.node.source)
+        # The node doing the lowered node's own op keeps its name (report rows: the conv, not its accumulator).
+        name = self.node.name if op is self.node.op else output
+        return Node(op, tuple(inputs), (output,), attrs or {}, name, self.node.source)
 
     def finish(self, nodes, constants: dict | None = None, types: dict | None = None) -> Rewrite:
         """The Rewrite at the QUANTIZE: `nodes` define `self.output` (typed `self.out_type`)."""

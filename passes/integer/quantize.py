@@ -6,7 +6,7 @@ Post: the same nodes and constants; every float activation has int8 per-tensor q
 op fused into a following RELU/CLAMP; CONV2D/LINEAR weights are symmetric per output channel; their biases carry
 the int32 scale input_scale x weight_scale[c].
 
-The parameters follow TFLite's int8 spec (notes/field-anchors.md §2):
+The parameters follow TFLite's int8 spec (https://www.tensorflow.org/lite/performance/quantization_spec):
 - activations: asymmetric per tensor, from the observed range widened to include 0 (`affine_qparams`);
 - weights: per output channel (axis 0), symmetric (`QParams.narrow`), zero point 0; bias: int32, zero point 0;
 - GELU's output scale is at least int_transformer.GELU_MIN_OUTPUT_SCALE (I-BERT's i-GELU keeps its error bound

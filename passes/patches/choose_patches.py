@@ -15,9 +15,9 @@ output pixel, less the stage's own MACs, which is exactly what the compiled repo
 The rule:
 - with a budget, the candidate that fits it with the fewest recomputed MACs (ties: the smaller arena); None when
   the unpatched arena already fits, or when nothing does;
-- without one, the smallest arena among candidates that recompute at most `max_recompute` (default 10%, the
-  overhead MCUNetV2 accepts) of the model's MACs (ties: fewer recomputed MACs); None when no
-  such candidate beats the unpatched arena.
+- without one, the smallest arena among candidates that recompute at most `max_recompute` (default 10%: the
+  overhead MCUNetV2, arXiv:2110.15352, keeps small, taken as a bound) of the model's MACs (ties: fewer recomputed
+  MACs); None when no such candidate beats the unpatched arena.
 
 Search: planning every candidate costs seconds on large models, so each first gets a lower bound on its arena, valid
 for the emitted order: the schedule after the split is the unpatched one (same nodes, same order, same live

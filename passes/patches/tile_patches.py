@@ -8,10 +8,10 @@ rows x cols grid over the split value, by SLICEs of the stage inputs and copies 
 that tile's receptive field; CONCATs (per tile row along W, then the rows along H) assemble the tiles into the split
 value under its own name. Every other node, the graph inputs, outputs and constants are unchanged.
 
-In a mobile CNN the first blocks hold activations an order of magnitude larger than the rest (MCUNetV2,
-notes/papers.md 1.2); run per tile, that stage only ever holds one tile's working set, plus the split value the
-tiles are assembled into. Overlapping receptive fields (halos) are computed once per tile that needs them: the
-recomputation `choose_patches` weighs against the memory saved.
+In a mobile CNN the first blocks hold activations an order of magnitude larger than the rest (MCUNetV2, Lin et
+al., NeurIPS 2021, arXiv:2110.15352); run per tile, that stage only ever holds one tile's working set, plus the
+split value the tiles are assembled into. Overlapping receptive fields (halos) are computed once per tile that
+needs them: the recomputation `choose_patches` weighs against the memory saved.
 
 A *stage* is a DAG prefix of the graph: every node in it is spatially local (WINDOWED or POINTWISE below), reads
 only graph inputs, constants and stage values, and no stage value but the split value is read outside the stage or

@@ -270,7 +270,7 @@ int el_gather_i32(const el_gather_params *p, const void *EL_RESTRICT table, cons
 /* ---- float32 <-> int8 edges of an integer region: quantize.c ------------------------------------------------- */
 
 /* QUANTIZE: y = clamp(round_half_away(x / scale) + zero_point, -128, 127), the division in float32 (TFLite's
- * AffineQuantize). NaN, infinities and |x / scale| >= 2^63 give -128, as the reference interpreter does on x86-64. */
+ * AffineQuantize). Out of range, infinities included, saturates to the end of its sign; NaN gives zero_point. */
 void el_quantize_f32_s8(const el_unary_params *p, float scale, int32_t zero_point, const float *x, int8_t *y);
 /* DEQUANTIZE: y = (float)(x - zero_point) * scale. */
 void el_dequantize_s8_f32(const el_unary_params *p, float scale, int32_t zero_point, const int8_t *x, float *y);

@@ -1,6 +1,6 @@
 /*
  * DSP fast paths of the int8 convolutions on NCHW inputs and OIHW weights (s8_dsp.h: how they are selected, and why
- * their accumulators are the portable kernels' bits). CMSIS-NN's techniques (notes/field-anchors.md §3):
+ * their accumulators are the portable kernels' bits). CMSIS-NN's techniques (ARM-software/CMSIS-NN):
  *
  * - Partial im2col: the windows of two output pixels are gathered, with the input offset added, into two int16
  *   columns ordered like the weights (c, ky, kx); each pair of output channels then runs against both columns, a

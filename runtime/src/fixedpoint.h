@@ -4,7 +4,7 @@
  * Internal header of the runtime; compiler/quant/arith.py and fixedpoint.py, written over the primitive integer ops
  * (compiler/interp/primitives.py), are its twin, and the tests hold the two to the same bits.
  *
- * Sources mirrored (notes/field-anchors.md §2): google/gemmlowp fixedpoint/fixedpoint.h
+ * Sources mirrored: google/gemmlowp fixedpoint/fixedpoint.h
  * (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT, SaturatingRoundingMultiplyByPOT, RoundingHalfSum,
  * exp_on_negative_values, one_over_one_plus_x_for_x_in_0_1, one_minus_x_over_one_plus_x_for_x_in_0_1, logistic,
  * tanh) and tensorflow/lite/kernels/internal/common.h + common.cc (MultiplyByQuantizedMultiplier with TFLite's
