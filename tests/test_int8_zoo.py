@@ -23,6 +23,8 @@ from edgelower.ir.verifier import verify
 from edgelower.passes.integer.decompose_integer import lower_to_primitives
 from edgelower.backends.tflite.tflm import run_tflm
 
+from lanes import zoo_params
+
 NAMES = [n for n in zoo.names() if not zoo.MODELS[n].large]
 # Integer forms TFLite Micro has no kernel for: the I-BERT softmax/GELU/LayerNorm of the transformers, HARDSIGMOID
 # lowered to a bare REQUANTIZE (mnasnet-w0.5's gates), SUM as a rescaled MEAN (two-tower), int8 GATHER.
@@ -50,7 +52,7 @@ def host_int8(name: str):
     return cm, raw
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in NOT_IN_TFLM])
+@pytest.mark.parametrize("name", zoo_params([n for n in NAMES if n not in NOT_IN_TFLM]))
 def test_tflite_micro_gives_the_same_bytes(name):
     cm, raw = host_int8(name)
     expected = cm.run_numpy(raw)
@@ -61,13 +63,7 @@ def test_tflite_micro_gives_the_same_bytes(name):
         np.testing.assert_array_equal(g, e)
 
 
-# Models whose int8 compile (calibration, lowering, C build) took over 12 s on a shared 2-core machine.
-SLOW_TO_COMPILE = {"mbv2-w0.35-r64", "mbv2-w0.35-r96", "mbv2-w0.35-r144", "mbv2-w0.3-r64", "proxyless-w0.3-r64",
-                   "mnasnet-w0.2-r96", "mnasnet-w0.5-r128", "mcunet-in1"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_COMPILE else n
-                                  for n in NAMES])
+@pytest.mark.parametrize("name", zoo_params(NAMES))
 def test_decomposed_graph_gives_the_c_backends_bytes(name):
     cm, raw = host_int8(name)
     primitive = lower_to_primitives(cm.graph)
@@ -77,7 +73,7 @@ def test_decomposed_graph_gives_the_c_backends_bytes(name):
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("name", sorted(NOT_IN_TFLM))
+@pytest.mark.parametrize("name", zoo_params(sorted(NOT_IN_TFLM)))
 def test_models_tflite_micro_cannot_run_are_refused_by_name(name):
     cm, _ = host_int8(name)
     with pytest.raises(TFLiteExportError):
@@ -87,7 +83,7 @@ def test_models_tflite_micro_cannot_run_are_refused_by_name(name):
 @pytest.mark.skipif(bool(cortex_m.missing_packages(TARGETS["cortex-m4"])),
                     reason="needs the Debian packages gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
 @pytest.mark.parametrize("core", CORES)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", zoo_params(NAMES, fast={"mlp", "two-tower"}))
 def test_cortex_m_gives_the_host_bytes(name, core):
     host, raw = host_int8(name)
     model, example = zoo.get(name)

@@ -11,6 +11,8 @@ import edgelower
 from edgelower import zoo
 from edgelower.runtime.loader import build_executable, run_executable
 
+from lanes import zoo_params
+
 NAMES = [n for n in zoo.names() if not zoo.MODELS[n].large]
 TOLERANCE = 1e-4
 
@@ -29,7 +31,7 @@ def assert_close(got, expected):
         assert err <= TOLERANCE * scale, f"max error {err:.3g} > {TOLERANCE} x {scale:.3g}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", zoo_params(NAMES))
 def test_aot_matches_eager_and_is_sanitizer_clean(name):
     model, example = zoo.get(name)
     cm = edgelower.compile(model, example)
@@ -43,7 +45,7 @@ def test_aot_matches_eager_and_is_sanitizer_clean(name):
         np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(c).max())))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", zoo_params(NAMES))
 def test_torch_compile_matches_eager(name):
     torch._dynamo.reset()
     model, example = zoo.get(name)
