@@ -12,7 +12,7 @@ from typing import Mapping
 from edgelower.ir.graph import Node, Op, TensorType
 from edgelower.passes.memory.features import READ_BEFORE_WRITE, InPlace, MemoryFeatures
 
-from edgelower.backends.c.settings import CSettings
+from edgelower.backends.c.settings import COptions, CSettings
 from edgelower.backends.protocol import Backend
 
 
@@ -43,7 +43,8 @@ def _emit(request):
     from edgelower.backends.c.artifact import CArtifact
     from edgelower.backends.c.render import render_c
 
-    files = render_c(request.schedule, request.prefix)
+    form = (request.options.weights if request.options is not None else None) or request.target.settings.weights
+    files = render_c(request.schedule, request.prefix, form)
     return CArtifact(files, IOSpec.from_graph(request.schedule.graph, request.prefix), request.target)
 
 
@@ -60,5 +61,5 @@ def _unsupported(node: Node, types: Mapping[str, TensorType]) -> str | None:
 
 
 C_BACKEND = Backend(name="c", consumes="schedule", integer_form="records", settings_type=CSettings,
-                    unsupported=_unsupported, emit=_emit, load=_load, memory=C_MEMORY,
+                    unsupported=_unsupported, emit=_emit, load=_load, memory=C_MEMORY, options_type=COptions,
                     description="C99 over the edgelower runtime: host (ctypes) and Cortex-M (QEMU)")

@@ -5,7 +5,8 @@
   `void *<prefix>_output(int i)`, and macros: `<PREFIX>_ARENA_BYTES`, `<PREFIX>_NUM_INPUTS`,
   `<PREFIX>_NUM_OUTPUTS`, `<PREFIX>_INPUT_<i>_BYTES`, `<PREFIX>_OUTPUT_<i>_BYTES`, and for quantized tensors
   `..._SCALE` / `..._ZERO_POINT` (real = (q - zero_point) * scale).
-- `<prefix>.c`: weights as exact `static const` arrays (flash), one 16-byte-aligned `static uint8_t
+- `<prefix>.c`: each weight a pointer into one blob of constants (flash; `weights.py` lays it out and writes
+  `<prefix>_weights.S` + `<prefix>_weights.bin`, or `<prefix>_weights.c`), one 16-byte-aligned `static uint8_t
   <prefix>_arena[arena_bytes]` (SRAM) in which every buffer is a pointer at its planned offset, kernel params as
   `static const` initializers, and `<prefix>_invoke()`: the runtime calls, each under a comment naming its node.
   Aliases need nothing more: a view's pointer is its input's bytes (its kernel emits only a comment), and an
@@ -13,7 +14,8 @@
 - `main.c`: a host-only harness, kept apart from the model: it reads each input from a raw binary file named on
   the command line, invokes, and writes each output to the next file names.
 
-Output is a pure function of the schedule: values are visited in kernel order, never in dict or id() order.
+Output is a pure function of the schedule: values are visited in kernel order, never in dict or id() order. No
+weight is formatted in Python: the blob is the constants' bytes, so rendering is linear in the model's size.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from edgelower.ir.names import sanitize
 from edgelower.ir.schedule import Buffer, Kernel, Schedule
 from edgelower.ir.views import view_offset
 
-from edgelower.backends.c import C_MEMORY
+from edgelower.backends.c import C_MEMORY, weights
 from edgelower.backends.c.context import Array, Call, KernelContext, Params, Scalar
 from edgelower.backends.c.dispatch import emit_kernel
-from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer, literals
+from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer
 from edgelower.backends.writer import CodeWriter
 
 HARNESS = "main.c"
@@ -51,6 +53,7 @@ class _Program:
     locals: list[str]               # arena buffers the kernels touch, in first-use order
     defs: list[Params | Scalar | Array]
     steps: list[_Step]
+    blob: weights.Blob
 
     @property
     def macro(self) -> str:
@@ -63,10 +66,15 @@ class _Program:
         return f"{self.prefix}_arena + {self.schedule.buffers[value].offset}"
 
 
-def render_c(schedule: Schedule, prefix: str = "model") -> dict[str, str]:
+def render_c(schedule: Schedule, prefix: str = "model", weights_form: str = "incbin") -> dict[str, str | bytes]:
+    """{file name: text, or bytes for the weights' .bin}; `weights_form` is how the blob is linked (weights.FORMS)."""
+    if weights_form not in weights.FORMS:
+        raise ValueError(f"weights={weights_form!r}; valid: {', '.join(map(repr, weights.FORMS))}")
     program = _plan(schedule, sanitize(prefix))
+    graph = schedule.graph
+    data = weights.blob_bytes(program.blob, graph.constants, graph.types)
     return {f"{program.prefix}.h": _header(program), f"{program.prefix}.c": _source(program),
-            HARNESS: _harness(program)}
+            HARNESS: _harness(program), **program.blob.files(weights_form, data)}
 
 
 def _check_buffer(schedule: Schedule, buf: Buffer | None, value: str) -> None:
@@ -83,7 +91,7 @@ def _check_buffer(schedule: Schedule, buf: Buffer | None, value: str) -> None:
 
 def _plan(schedule: Schedule, prefix: str) -> _Program:
     graph = schedule.graph
-    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output")))
+    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output", "weights")))
     pointers: dict[str, str] = {}
     constants: list[str] = []
     local: list[str] = []
@@ -123,7 +131,8 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
     # Only pointers some call passes: a view runs no code, an in-place kernel passes one pointer for two buffers.
     used = {arg for step in steps for call in step.calls for arg in call.args}
     local = [value for value in local if pointers[value] in used]
-    return _Program(schedule, prefix, pointers, constants, local, defs, steps)
+    blob = weights.layout(f"{prefix}_weights", constants, pointers, graph.types)
+    return _Program(schedule, prefix, pointers, constants, local, defs, steps, blob)
 
 
 def _check_view(schedule: Schedule, kernel: Kernel) -> int:
@@ -218,14 +227,6 @@ def _header(program: _Program) -> str:
 
 # --- <prefix>.c ------------------------------------------------------------------------------------------------
 
-def _constant(w: CodeWriter, program: _Program, value: str) -> None:
-    t = program.schedule.graph.types[value]
-    data = program.schedule.graph.constants[value]
-    w.comment(_type_text(program.schedule, value))
-    w.wrapped(f"static const {c_type(t.dtype)} {program.pointers[value]}[{max(t.numel, 1)}] = {{",
-              literals(data, t.dtype), "};")
-
-
 def _definition(w: CodeWriter, d: Params | Scalar | Array) -> None:
     if isinstance(d, Params):
         w.wrapped(f"static const {d.ctype} {d.name} = {{", initializer(d.fields), "};")
@@ -281,9 +282,10 @@ def _source(program: _Program) -> str:
     w.blank()
     if s.arena_bytes:
         w.statement(f"static uint8_t {program.prefix}_arena[{program.macro}_ARENA_BYTES] EL_ALIGNED({C_MEMORY.alignment})")
-    for value in program.constants:
+    if program.constants:
         w.blank()
-        _constant(w, program, value)
+        weights.declare(w, program.blob, program.macro, s.graph.types,
+                        {v: _type_text(s, v) for v in program.constants})
     w.blank()
     for d in program.defs:
         _definition(w, d)
