@@ -165,3 +165,25 @@ def test_the_report_times_every_stage_and_round_trips(tmp_path):
     text = str(cm.report)
     assert re.search(r"^render +\d+\.\d\d$", text, re.M) and re.search(r"^total +\d+\.\d\d$", text, re.M)
     assert load(cm.save(tmp_path / "p")).report == cm.report
+
+
+def test_torch_compile_reuses_compilations_across_resets_and_shapes(monkeypatch):
+    """torch.compile recompiles per input shape (dynamic=False) and after a reset: an unchanged graph renders and
+    builds nothing again, and a new shape compiles only its own model files (the runtime's objects are cached)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(7, 5), torch.nn.ReLU()).eval()
+    x2, x3 = torch.randn(2, 7), torch.randn(3, 7)
+    torch._dynamo.reset()
+    first = torch.compile(model, backend="edgelower", dynamic=False)(x2)
+    compiles = []
+    real = loader._compile
+    monkeypatch.setattr(loader, "_compile", lambda cmd, out, cwd: (compiles.append(out.name), real(cmd, out, cwd)))
+    torch._dynamo.reset()
+    again = torch.compile(model, backend="edgelower", dynamic=False)
+    torch.testing.assert_close(again(x2), first, rtol=0, atol=0)
+    assert compiles == []
+    with torch.no_grad():
+        torch.testing.assert_close(again(x3), model(x3), rtol=1e-5, atol=1e-6)
+    assert compiles == ["libmodel.so"]  # the model for the new shape; no runtime object
