@@ -10,6 +10,7 @@ stage's start to the next's), so both versions are timed the same way. "before" 
 of the worker) and of the Python process.
 
     .venv/bin/python bench/bench_compile.py [--before 948a19b] [--models resnet18,ds-cnn] [--repeats 3]
+    .venv/bin/python bench/bench_compile.py --scaling 250,500,1000    # stage seconds vs graph size
 Timings on a shared machine are noisy: give --repeats and read medians.
 """
 
@@ -165,15 +166,52 @@ def table(rows: list[tuple[dict | None, dict]]) -> str:
     return "\n".join(lines)
 
 
+def deep_graph(blocks: int):
+    """`blocks` x (1x1 conv, batchnorm, relu, residual add): 4 nodes each before the passes, 2 after."""
+    import numpy as np
+
+    from edgelower.ir.graph import GraphBuilder, Op, TensorType
+
+    b, rng = GraphBuilder("deep"), np.random.default_rng(0)
+    x = b.input("x", TensorType((1, 8, 8, 8)))
+    for _ in range(blocks):
+        y = b.op(Op.CONV2D, [x, b.constant("w", rng.standard_normal((8, 8, 1, 1)).astype(np.float32)),
+                             b.constant("b", np.zeros(8, np.float32))])
+        stats = [b.constant(n, (rng.random(8) + 0.5).astype(np.float32)) for n in ("g", "beta", "m", "v")]
+        x = b.op(Op.ADD, [b.op(Op.RELU, [b.op(Op.BATCH_NORM, [y, *stats])]), x])
+    b.output(x)
+    return b.build()
+
+
+def scaling(sizes: list[int]) -> str:
+    """Seconds per stage (after, this checkout) as the graph grows: each stage should grow linearly."""
+    from edgelower.driver import compile_graph
+
+    lines = ["| nodes | passes s | plan s | render s | build s | total s |", "|---:|---:|---:|---:|---:|---:|"]
+    for blocks in sizes:
+        graph = deep_graph(blocks)
+        report = compile_graph(graph, "host").report
+        sec = dict(report.stage_seconds)
+        lines.append(f"| {len(graph.nodes):,} | " + " | ".join(f"{sec.get(s, 0):.2f}" for s in STAGES[1:]) +
+                     f" | {report.compile_seconds:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--before", help="git revision to compare against (e.g. the commit before the change)")
     p.add_argument("--models", help="comma-separated zoo names and/or resnet18, mobilenet_v2, efficientnet_b0")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--scaling", help="comma-separated block counts of a deep conv/bn/relu/add graph (4 nodes each): "
+                                     "stage seconds as the graph grows, instead of the model table")
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker)))
+        return
+    if args.scaling:
+        os.environ.setdefault("EDGELOWER_COMPILE_CACHE", "0")
+        print(scaling([int(n) for n in args.scaling.split(",")]))
         return
     from edgelower import zoo
 

@@ -187,3 +187,21 @@ def test_torch_compile_reuses_compilations_across_resets_and_shapes(monkeypatch)
     with torch.no_grad():
         torch.testing.assert_close(again(x3), model(x3), rtol=1e-5, atol=1e-6)
     assert compiles == ["libmodel.so"]  # the model for the new shape; no runtime object
+
+
+def test_a_model_of_many_kernels_is_split_into_functions_and_still_exact():
+    """Over STEPS_PER_FUNCTION kernels, invoke() calls parts of that many (gcc's build time is superlinear in one
+    function's size); the split changes no result."""
+    from edgelower.backends.c.render import STEPS_PER_FUNCTION
+    from edgelower.interp import run_graph
+
+    b = GraphBuilder("long")
+    x = b.input("x", TensorType((3, 4)))
+    for i in range(2 * STEPS_PER_FUNCTION + 10):
+        x = b.op([Op.NEG, Op.RELU, Op.EXP, Op.TANH][i % 4], [x])
+    b.output(x)
+    graph = b.build()
+    cm = compile_graph(graph, "host")
+    assert "static int model_part_2(void)" in cm.files["model.c"] and len(cm.schedule.kernels) > 2 * STEPS_PER_FUNCTION
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_allclose(cm.run_numpy([x])[0], run_graph(graph, [x])[0], rtol=1e-5, atol=1e-6)

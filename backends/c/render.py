@@ -34,6 +34,7 @@ from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, init
 from edgelower.backends.writer import CodeWriter
 
 HARNESS = "main.c"
+STEPS_PER_FUNCTION = 256  # kernels per C function of invoke (see _invoke)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def _check_buffer(schedule: Schedule, buf: Buffer | None, value: str) -> None:
 
 def _plan(schedule: Schedule, prefix: str) -> _Program:
     graph = schedule.graph
-    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output", "weights")))
+    parts = tuple(f"part_{i}" for i in range(-(-len(schedule.kernels) // STEPS_PER_FUNCTION)))
+    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output", "weights", *parts)))
     pointers: dict[str, str] = {}
     constants: list[str] = []
     local: list[str] = []
@@ -248,26 +250,54 @@ def _address_fn(w: CodeWriter, program: _Program, kind: str, values: tuple[str, 
                 w.statement("return NULL")
 
 
-def _invoke(w: CodeWriter, program: _Program) -> None:
+def _parts(program: _Program) -> list[list[_Step]]:
+    """The steps in runs of at most STEPS_PER_FUNCTION: one run (invoke itself) for every model of the zoo."""
+    steps = program.steps
+    return [steps[i:i + STEPS_PER_FUNCTION] for i in range(0, len(steps), STEPS_PER_FUNCTION)] or [[]]
+
+
+def _steps(w: CodeWriter, program: _Program, steps: list[_Step]) -> None:
+    """The arena pointers these steps pass, then their calls; returns EL_OK, or EL_ERROR_INDEX from a checked call."""
     buffers = program.schedule.buffers
-    with w.function(f"int {program.prefix}_invoke(void)"):
-        for value in program.locals:
-            ctype = c_type(buffers[value].type.dtype)
-            # Through void *: the plan aligns every offset for its dtype, which -Wcast-align cannot know.
-            w.statement(f"{ctype} *const {program.pointers[value]} = "
-                        f"({ctype} *)(void *)({program.prefix}_arena + {buffers[value].offset})")
-        for step in program.steps:
-            w.blank()
-            w.comment(step.comment)
-            for call in step.calls:
-                if call.checked:
-                    w.wrapped(f"if ({call.fn}(", call.args, ") != EL_OK) {")
-                    with w.indented():
-                        w.statement("return EL_ERROR_INDEX")
-                    w.line("}")
-                else:
-                    w.call(call.fn, call.args)
+    used = {arg for step in steps for call in step.calls for arg in call.args}
+    for value in program.locals:
+        if program.pointers[value] not in used:
+            continue
+        ctype = c_type(buffers[value].type.dtype)
+        # Through void *: the plan aligns every offset for its dtype, which -Wcast-align cannot know.
+        w.statement(f"{ctype} *const {program.pointers[value]} = "
+                    f"({ctype} *)(void *)({program.prefix}_arena + {buffers[value].offset})")
+    for step in steps:
         w.blank()
+        w.comment(step.comment)
+        for call in step.calls:
+            if call.checked:
+                w.wrapped(f"if ({call.fn}(", call.args, ") != EL_OK) {")
+                with w.indented():
+                    w.statement("return EL_ERROR_INDEX")
+                w.line("}")
+            else:
+                w.call(call.fn, call.args)
+    w.blank()
+    w.statement("return EL_OK")
+
+
+def _invoke(w: CodeWriter, program: _Program) -> None:
+    parts = _parts(program)
+    if len(parts) == 1:
+        with w.function(f"int {program.prefix}_invoke(void)"):
+            _steps(w, program, parts[0])
+        return
+    # gcc's optimizer is superlinear in one function's size: a model of thousands of kernels would take minutes to
+    # build as one invoke(). In parts of STEPS_PER_FUNCTION, the build grows linearly.
+    for i, part in enumerate(parts):
+        with w.function(f"static int {program.prefix}_part_{i}(void)"):
+            _steps(w, program, part)
+        w.blank()
+    with w.function(f"int {program.prefix}_invoke(void)"):
+        for i in range(len(parts)):
+            with w.block(f"if ({program.prefix}_part_{i}() != EL_OK)"):
+                w.statement("return EL_ERROR_INDEX")
         w.statement("return EL_OK")
 
 
