@@ -96,7 +96,7 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
     idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output", "weights", *parts)))
     pointers: dict[str, str] = {}
     constants: list[str] = []
-    local: list[str] = []
+    local: dict[str, None] = {}   # an ordered set: first-use order, O(1) membership
 
     def bind(value: str, used_by_kernel: bool) -> None:
         buf = schedule.buffers.get(value)
@@ -107,7 +107,7 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
                 constants.append(value)
         elif used_by_kernel and value not in local:
             pointers[value] = idents.unique(f"t_{value}")
-            local.append(value)
+            local[value] = None
 
     for kernel in schedule.kernels:
         for value in kernel.node.inputs + kernel.node.outputs + kernel.scratch:
@@ -132,9 +132,9 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
         defs.extend(ctx.defs)
     # Only pointers some call passes: a view runs no code, an in-place kernel passes one pointer for two buffers.
     used = {arg for step in steps for call in step.calls for arg in call.args}
-    local = [value for value in local if pointers[value] in used]
+    kept = [value for value in local if pointers[value] in used]
     blob = weights.layout(f"{prefix}_weights", constants, pointers, graph.types)
-    return _Program(schedule, prefix, pointers, constants, local, defs, steps, blob)
+    return _Program(schedule, prefix, pointers, constants, kept, defs, steps, blob)
 
 
 def _check_view(schedule: Schedule, kernel: Kernel) -> int:
