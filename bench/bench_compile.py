@@ -49,7 +49,8 @@ def _timed_compile(model, example) -> tuple[dict, object]:
     import edgelower
 
     marks = []
-    cm = edgelower.compile(model, example, target="host", on_stage=lambda label: marks.append((label, time.perf_counter())))
+    cm = edgelower.compile(model, example, target="host",
+                           on_stage=lambda label: marks.append((label, time.perf_counter())))
     marks.append(("end", time.perf_counter()))
     seconds = {stage: 0.0 for stage in STAGES}
     for (label, start), (_, end) in zip(marks, marks[1:]):

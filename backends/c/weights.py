@@ -95,7 +95,8 @@ def _struct_fields(size: int) -> list[str]:
     return ([f"uint8_t rows[{rows}][{ROW}]"] if rows else []) + ([f"uint8_t tail[{tail}]"] if tail else [])
 
 
-def declare(w: CodeWriter, blob: Blob, macro: str, types: Mapping[str, TensorType], comments: Mapping[str, str]) -> None:
+def declare(w: CodeWriter, blob: Blob, macro: str, types: Mapping[str, TensorType],
+            comments: Mapping[str, str]) -> None:
     """In <prefix>.c: the blob's type and extern declaration, and one pointer macro per constant."""
     w.comment(f"The constants, {blob.size:,} bytes in one blob: {blob.symbol}.S + {blob.bin_name} (or the same\n"
               f"bytes as C, {blob.symbol}.c). Each constant is a pointer at its offset, aligned for its element type.")
