@@ -74,7 +74,7 @@ def test_blob_places_every_constant_aligned_apart_and_exact(specs, seed):
     assert spelled == data and all(len(line) < 4 * weights.ROW + 16 for line in text.splitlines())
 
 
-def test_both_weight_forms_build_to_the_same_outputs_and_the_c_form_is_strict_c99(tmp_path):
+def test_both_weight_forms_build_to_the_same_outputs():
     graph = dense()
     runs = {}
     for form in weights.FORMS:
