@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,24 @@ def _check_compile_args(args) -> None:
         raise EdgelowerError(f"{output} exists and is not empty; pass --overwrite to replace it")
 
 
+class _Progress:
+    """on_stage for the CLI: the spinner names the running stage, and each finished one is printed with its time,
+    so a long render or build shows where it is and what came before."""
+
+    def __init__(self, status):
+        self.status, self.label, self.since = status, None, 0.0
+
+    def __call__(self, label: str) -> None:
+        self.done()
+        self.label, self.since = label, time.perf_counter()
+        self.status.update(f"{label}...")
+
+    def done(self) -> None:
+        if self.label is not None:
+            console.print(f"  {self.label}: {time.perf_counter() - self.since:.2f} s")
+            self.label = None
+
+
 def cmd_compile(args) -> int:
     import torch
 
@@ -114,9 +133,11 @@ def cmd_compile(args) -> int:
         if example is None:
             raise EdgelowerError(f"{args.model} returns only a model: give --input-shape (e.g. 1,3,96,96)")
         calibration = _calibration(args, example) if args.quantize else None
+        progress = _Progress(status)
+        weights = {"weights": args.weights} if args.weights else {}
         cm = edgelower.compile(model, example, target=args.target, quantize=args.quantize, calibration=calibration,
-                               memory_budget=args.memory_budget, patches=args.patches,
-                               on_stage=lambda s: status.update(s))
+                               memory_budget=args.memory_budget, patches=args.patches, on_stage=progress, **weights)
+        progress.done()
         status.update("saving")
         path = cm.save(args.output, overwrite=args.overwrite)
     console.print(f"[green]compiled[/] {args.model} for {args.target} -> {path}")
@@ -189,6 +210,12 @@ def _print_report(report: dict) -> None:
     for i, r in enumerate(rep.rows):
         table.add_row(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
     out.print(table)
+    if rep.stage_seconds:
+        stages = Table("stage", "seconds", title="compile time" + (" (render and build cached)" if rep.cached else ""))
+        for stage, seconds in rep.stage_seconds:
+            stages.add_row(stage, f"{seconds:.2f}")
+        stages.add_row("total", f"{rep.compile_seconds:.2f}")
+        out.print(stages)
 
 
 def cmd_report(args) -> int:
@@ -268,6 +295,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--patches", type=_patches, default="auto",
                    help="patch-based inference: auto (when over the memory budget or the target's SRAM), none, "
                         "or SPLIT:RxC (split value and grid, e.g. add_1:4x4)")
+    c.add_argument("--weights", choices=["incbin", "c"], default=None,
+                   help="how the weights are linked: incbin (a .S + .bin, GNU toolchains) or c (hex strings, any "
+                        "C99 compiler); default: the target's")
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--overwrite", action="store_true", help="replace a non-empty output directory")
     c.set_defaults(func=cmd_compile)

@@ -5,7 +5,6 @@ build -> CompiledModel."""
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from edgelower.errors import CalibrationError, MemoryBudgetError
 from edgelower.ir.graph import Graph
+from edgelower.stages import StageClock
 from edgelower.targets import get_target
 
 
@@ -67,16 +67,15 @@ def compile(model, example_inputs, target: str = "host", quantize: str | None = 
     from edgelower.backends import BACKENDS
     from edgelower.frontend.capture import capture_module
 
-    stage = on_stage or (lambda _: None)
-    started = time.perf_counter()
+    clock = StageClock(on_stage)
     # Everything that can be checked without the model fails here, before the (slow) capture.
     _options(options, BACKENDS[get_target(target).backend].options_type)
     _check_quantize(quantize, calibration)
     memory_budget = memory_budget_bytes(memory_budget)
-    stage("capture (torch.export)")
+    clock.start("capture", "capture (torch.export)")
     graph = capture_module(model, _example_tuple(example_inputs))
     return compile_graph(graph, target, quantize=quantize, calibration=calibration, memory_budget=memory_budget,
-                         on_stage=on_stage, _started=started, **options)
+                         _clock=clock, **options)
 
 
 _BYTE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2,
@@ -148,24 +147,26 @@ def _stacked_samples(stack, graph: Graph) -> list:
 
 def compile_graph(graph: Graph, target: str = "host", quantize: str | None = None, calibration=None,
                   memory_budget: int | str | None = None, on_stage: Callable[[str], None] | None = None,
-                  _started: float | None = None, **options):
-    """Compile an already captured Graph (the torch.compile backend enters here)."""
+                  _clock: StageClock | None = None, **options):
+    """Compile an already captured Graph (the torch.compile backend enters here). Rendering and building are
+    skipped when the same planned model was compiled before (edgelower.compile_cache)."""
     from edgelower.backends import BACKENDS
     from edgelower.backends.protocol import EmitRequest
+    from edgelower.compile_cache import emit_cached
     from edgelower.compiled import CompiledModel
     from edgelower.passes import PIPELINES, pipeline_key, run_pipeline
     from edgelower.passes.integer.lower_integer import LowerIntegerOptions
     from edgelower.passes.integer.quantize import QuantizeOptions
     from edgelower.report import Report
 
-    stage = on_stage or (lambda _: None)
-    started = time.perf_counter() if _started is None else _started
+    clock = _clock or StageClock(on_stage)
     tgt = get_target(target)
     backend = BACKENDS[tgt.backend]
     opts, backend_options = _options(options, backend.options_type)
     _check_quantize(quantize, calibration)
     memory_budget = memory_budget_bytes(memory_budget)
-    stage("passes" if quantize is None else "passes (calibrating on the interpreter, then integer lowering)")
+    clock.start("passes", "passes" if quantize is None else "passes (calibrating on the interpreter, then integer "
+                                                              "lowering)")
     pass_options = (QuantizeOptions(_calibration_samples(calibration, graph), observer=opts.observer),
                     LowerIntegerOptions(int_only=opts.int_only))
     graph = run_pipeline(graph, PIPELINES[pipeline_key(quantize, backend.integer_form)], options=pass_options,
@@ -173,26 +174,29 @@ def compile_graph(graph: Graph, target: str = "host", quantize: str | None = Non
     backend.check(graph, tgt.name)
     schedule = None
     if backend.consumes == "schedule":
-        report, schedule = _plan(graph, tgt, backend, opts, memory_budget, stage)
+        clock.start("plan", "schedule and memory plan")
+        report, schedule = _plan(graph, tgt, backend, opts, memory_budget)
         graph = schedule.graph
     else:
         report = Report.from_graph(graph, tgt.name)
-    stage(f"render ({backend.name} backend)")
-    artifact = backend.emit(EmitRequest(graph, schedule, tgt, opts.prefix, backend_options))
+    clock.start("render", f"render ({backend.name} backend)")
+    artifact, cached = emit_cached(backend, EmitRequest(graph, schedule, tgt, opts.prefix, backend_options))
     model = CompiledModel(artifact, report, tgt, graph, schedule)
-    stage("build")
+    size = sum(len(data) for data in artifact.files.values())
+    clock.start("build", f"build ({len(artifact.files)} files, {size / 1e6:.1f} MB{', cached' if cached else ''})")
     model.build()
-    model.report = replace(model.report, compile_seconds=time.perf_counter() - started)  # build adds ELF sizes
+    clock.stop()
+    model.report = replace(model.report, compile_seconds=clock.elapsed, stage_seconds=clock.table(),
+                           cached=cached)  # build adds ELF sizes
     return model
 
 
-def _plan(graph: Graph, tgt, backend, opts: Options, memory_budget: int | None, stage):
+def _plan(graph: Graph, tgt, backend, opts: Options, memory_budget: int | None):
     """The planning step: the Schedule (patched when the budget asks for it) and its Report; an explicit budget
     that the plan exceeds fails here, before anything is written."""
     from edgelower.passes.plan_schedule import PlanOptions, plan_schedule
     from edgelower.report import Report
 
-    stage("schedule and memory plan")
     budget = memory_budget if memory_budget is not None else tgt.sram_bytes
     # Only an explicit memory_budget fails here; over the target's SRAM, the board's own check reports the sizes.
     planned = plan_schedule(graph, PlanOptions(backend.memory, opts.patches, budget, strict=memory_budget is not None,

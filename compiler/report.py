@@ -51,6 +51,10 @@ class Report:
     stack_bytes: int | None = None   # stack high-water mark of one inference, measured on the emulated core
     instructions: int | None = None  # instructions of one inference, counted on the emulated core
     compile_seconds: float = 0.0
+    # Wall-clock seconds per stage of the compilation that made it (edgelower.stages: capture, passes, plan,
+    # render, build), and whether render and build came from the cache (edgelower.compile_cache).
+    stage_seconds: tuple[tuple[str, float], ...] = ()
+    cached: bool = False
     # Patch-based inference (passes/patches/tile_patches.py): the configuration ("" when unpatched), and the same graph
     # unpatched: its arena, its MACs, and its live bytes per op (node name, bytes) for `edgelower report --plot`.
     # recompute_macs = macs - unpatched_macs, the halos computed again.
@@ -109,6 +113,7 @@ class Report:
         data = dict(data)
         data["rows"] = tuple(OpRow(**r) for r in data.get("rows", ()))
         data["unpatched_live"] = tuple((name, live) for name, live in data.get("unpatched_live", ()))
+        data["stage_seconds"] = tuple((stage, seconds) for stage, seconds in data.get("stage_seconds", ()))
         return cls(**data)
 
     def summary(self) -> list[tuple[str, str]]:
@@ -119,7 +124,8 @@ class Report:
                 ("weight_bytes", kb(self.weight_bytes)), ("flash_bytes", kb(self.flash_bytes)),
                 ("sram_bytes", kb(self.sram_bytes)), ("stack_bytes", kb(self.stack_bytes)),
                 ("macs", f"{self.macs:,}"), ("instructions", self._instructions()), ("ops", str(len(self.rows))),
-                ("compile_seconds", f"{self.compile_seconds:.2f}")] + self._patch_summary(kb)
+                ("compile_seconds", f"{self.compile_seconds:.2f}" + (" (render and build cached)" if self.cached
+                                                                     else ""))] + self._patch_summary(kb)
 
     @property
     def recompute_percent(self) -> float:
@@ -142,8 +148,19 @@ class Report:
         per_mac = self.instructions_per_mac
         return f"{self.instructions:,}" + ("" if per_mac is None else f" ({per_mac:.2f} per MAC)")
 
+    def stage_table(self) -> str:
+        """Seconds per compilation stage, one row each, and the total ("" when not recorded)."""
+        if not self.stage_seconds:
+            return ""
+        rows = [(stage, f"{seconds:.2f}") for stage, seconds in self.stage_seconds]
+        rows.append(("total", f"{self.compile_seconds:.2f}"))
+        width = max(len(stage) for stage, _ in rows)
+        return "\n".join([f"{'stage':<{width}}  seconds"] + [f"{stage:<{width}}  {sec:>7}" for stage, sec in rows])
+
     def __str__(self) -> str:
         head = "\n".join(f"{k:<16}{v}" for k, v in self.summary())
+        if self.stage_seconds:
+            head += "\n\n" + self.stage_table()
         cols = ("#", "op", "node", "output", "MACs", "weights B", "live B")
         body = [(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
                 for i, r in enumerate(self.rows)]

@@ -3,7 +3,9 @@
 A `Rule` names the ops it looks at and a function `(node, ctx) -> Rewrite | None`. A `Rewrite` says what the
 matched node becomes: new nodes and constants placed where it stood, and for each of its outputs the value that
 stands for it from now on. `rewrite(graph, rules)` applies the first matching rule at each node, in node order,
-sweeping until no rule fires, and returns a new Graph; the input graph is never changed.
+sweeping until no rule fires, and returns a new Graph; the input graph is never changed. A rewrite costs what it
+touches (its nodes, the users of the values it renames), not the graph: the driver edits a WorkingGraph in place
+and rebuilds a Graph only once per sweep, so a pass over N nodes is O(N) per sweep, not O(N) per rewrite.
 
 Invariants the driver keeps (and checks, raising IRError naming the rule and the node):
 - a new node reads only values defined before the matched node, so inserting it there keeps topological order;
@@ -25,6 +27,7 @@ import numpy as np
 from edgelower.ir.graph import DType, Graph, Node, Op, TensorType
 from edgelower.ir.names import sanitize
 from edgelower.ir.ops import IRError, complete_attrs, infer_types
+from edgelower.passes.working_graph import WorkingGraph
 
 
 class RewriteLoopError(RuntimeError):
@@ -64,32 +67,32 @@ class Rule:
 
 
 class RewriteContext:
-    """What a rule may look at: the current graph and lookups over it, plus fresh names for new values."""
+    """What a rule may look at: the graph being rewritten and lookups over it, plus fresh names for new values.
+    During a rewrite run it is a live view of the driver's WorkingGraph: every lookup costs O(1) (users: O(users))."""
 
-    def __init__(self, graph: Graph, taken: set[str]):
-        self.graph = graph
+    def __init__(self, graph: Graph | WorkingGraph, taken: set[str]):
+        self._work = graph if isinstance(graph, WorkingGraph) else WorkingGraph(graph)
         self._taken = taken
-        self._producers: dict[str, Node] | None = None
-        self._users: dict[str, list[Node]] | None = None
+
+    @property
+    def graph(self) -> Graph:
+        """The current graph as a value (built on demand: O(nodes))."""
+        return self._work.to_graph()
 
     def producer(self, name: str) -> Node | None:
-        if self._producers is None:
-            self._producers = self.graph.producers()
-        return self._producers.get(name)
+        return self._work.producer(name)
 
     def users(self, name: str) -> list[Node]:
-        if self._users is None:
-            self._users = self.graph.users()
-        return self._users.get(name, [])
+        return self._work.users(name)
 
     def constant(self, name: str) -> np.ndarray | None:
-        return self.graph.constants.get(name)
+        return self._work.constants.get(name)
 
     def type(self, name: str) -> TensorType:
-        return self.graph.types[name]
+        return self._work.types[name]
 
     def is_output(self, name: str) -> bool:
-        return name in self.graph.outputs
+        return name in self._work.output_set
 
     def only_user(self, name: str, node: Node) -> bool:
         """`node` is the single consumer of `name`, and `name` is not a graph output: it may be fused away."""
@@ -120,32 +123,35 @@ def drop_dead(graph: Graph) -> Graph:
                          constants={k: v for k, v in graph.constants.items() if k in live})
 
 
-def _rename(name: str, renames: Mapping[str, str]) -> str:
-    return renames.get(name, name)
+def _apply(work: WorkingGraph, index: int, rule: Rule, rw: Rewrite) -> dict[str, TensorType] | None:
+    """Apply `rw` to node `index` of `work` in place; returns the values it defined, or None (and changes nothing)
+    when it would take a graph output's name away. Everything is checked before anything changes."""
+    old = work.nodes[index]
+    where = f"rule '{rule.name}' at node {old.name} ({old.op.name})"
+    if set(rw.replace) - set(old.outputs):
+        raise IRError(f"{where}: replaces {sorted(set(rw.replace) - set(old.outputs))}, which it does not define")
+    before = {o: work.types[o] for o in old.outputs}
+    defined: dict[str, TensorType] = {}     # new values, in definition order: constants, then node outputs
+    moved: dict[str, TensorType] = {}       # graph outputs that take over another value's definition
+    gone: set[str] = set()                  # ... and the values they take over
 
+    def type_of(name: str) -> TensorType:
+        for table in (moved, defined):
+            if name in table:
+                return table[name]
+        if name in gone or name in before:
+            raise IRError(f"{where}: %{name} is not defined after the rewrite")
+        return work.types[name]
 
-def _renamed_node(node: Node, renames: Mapping[str, str]) -> Node:
-    if not renames or not any(n in renames for n in node.inputs + node.outputs):
-        return node
-    outputs = tuple(_rename(o, renames) for o in node.outputs)
-    name = outputs[0] if node.name == node.outputs[0] else node.name
-    return Node(node.op, tuple(_rename(i, renames) for i in node.inputs), outputs, node.attrs, name, node.source)
-
-
-def _place(graph: Graph, index: int, rw: Rewrite, where: str):
-    """Type the rewrite's new constants and nodes, which take the place of node `index`. Returns the values defined
-    there (types), the constants, the new nodes with complete attributes, and the names visible at that place."""
-    old = graph.nodes[index]
-    visible = set(graph.inputs) | set(graph.constants) | {o for n in graph.nodes[:index] for o in n.outputs}
-    types = {k: t for k, t in graph.types.items() if k not in old.outputs}
-    constants = dict(graph.constants)
+    def visible(name: str) -> bool:
+        return name in defined or work.visible_at(name, index)
 
     def define(name: str, ttype: TensorType) -> None:
-        if name in types or name != sanitize(name):
+        if name in defined or (name in work.types and name not in before) or name != sanitize(name):
             raise IRError(f"{where}: new value %{name} is taken or not a sanitized name")
-        types[name] = ttype
-        visible.add(name)
+        defined[name] = ttype
 
+    constants = {}
     for name, data in rw.constants.items():
         data = np.array(data)
         data.setflags(write=False)
@@ -154,49 +160,50 @@ def _place(graph: Graph, index: int, rw: Rewrite, where: str):
     nodes = []
     for node in rw.nodes:
         for i in node.inputs:
-            if i not in visible:
+            if not visible(i):
                 raise IRError(f"{where}: new node {node.name} reads %{i}, which is not defined before {old.name}")
         attrs = complete_attrs(node.op, node.attrs)
-        for o, t in zip(node.outputs, infer_types(node.op, [types[i] for i in node.inputs], attrs)):
+        for o, t in zip(node.outputs, infer_types(node.op, [type_of(i) for i in node.inputs], attrs)):
             define(o, rw.types.get(o, t))
         nodes.append(Node(node.op, node.inputs, node.outputs, attrs, node.name, node.source or old.source))
-    return types, constants, tuple(nodes), visible
-
-
-def _apply(graph: Graph, index: int, rule: Rule, rw: Rewrite) -> Graph | None:
-    """The graph with `rw` applied to node `index`, or None when it would take a graph output's name away."""
-    old = graph.nodes[index]
-    where = f"rule '{rule.name}' at node {old.name} ({old.op.name})"
-    if set(rw.replace) - set(old.outputs):
-        raise IRError(f"{where}: replaces {sorted(set(rw.replace) - set(old.outputs))}, which it does not define")
-    types, constants, new_nodes, visible = _place(graph, index, rw, where)
     renames: dict[str, str] = {}
+    moves: list[tuple[str, str]] = []
     for o in old.outputs:
-        target = o if o in types else rw.replace.get(o)
-        if target is None or (o in types and o in rw.replace):
+        target = o if o in defined else rw.replace.get(o)
+        if target is None or (o in defined and o in rw.replace):
             raise IRError(f"{where}: output %{o} must be either redefined or replaced, exactly once")
-        if target not in visible:
+        if not visible(target):
             raise IRError(f"{where}: %{o} is replaced by %{target}, which is not defined before {old.name}")
-        if types[target] != graph.types[o]:
-            raise IRError(f"{where}: %{o}: {graph.types[o]} would be replaced by %{target}: {types[target]}")
+        if type_of(target) != before[o]:
+            raise IRError(f"{where}: %{o}: {before[o]} would be replaced by %{target}: {type_of(target)}")
         if target == o:
             continue
-        if o not in graph.outputs:
+        if o not in work.output_set:
             renames[o] = target  # uses of %o read %target
             continue
         target = renames.get(target, target)
-        if target in graph.outputs or target in graph.inputs:
+        if target in work.output_set or target in work.input_set:
             return None  # the matched node stays: it is the copy that keeps two interface names apart
         renames[target] = o  # %target takes the output's name, at its definition and in every use
-        types[o] = types.pop(target)
-        if target in constants:
-            constants[o] = constants.pop(target)
+        moved[o] = type_of(target)
+        gone.add(target)
+        moves.append((target, o))
     for o, target in renames.items():
         while target in renames:  # %o -> %target, which may itself have taken an output's name
             target = renames[target]
         renames[o] = target
-    nodes = graph.nodes[:index] + new_nodes + graph.nodes[index + 1:]
-    return graph.replace(nodes=tuple(_renamed_node(n, renames) for n in nodes), types=types, constants=constants)
+    # Checked: now change the graph, keeping the orders a Graph rebuilt from scratch would have.
+    for o in old.outputs:
+        del work.types[o]
+    work.types.update(defined)
+    work.constants.update(constants)
+    for target, o in moves:
+        work.types[o] = work.types.pop(target)
+        if target in work.constants:
+            work.constants[o] = work.constants.pop(target)
+    work.splice(index, nodes)
+    work.rename(renames)
+    return defined
 
 
 def rewrite(graph: Graph, rules: Iterable[Rule], *, name: str = "rewrite", max_rewrites: int | None = None) -> Graph:
@@ -212,27 +219,27 @@ def rewrite(graph: Graph, rules: Iterable[Rule], *, name: str = "rewrite", max_r
             table.setdefault(op, []).append(rule)
     limit = max_rewrites if max_rewrites is not None else max(1000, 100 * len(graph.nodes))
     taken = set(graph.types)
-    graph, count, recent = drop_dead(graph), 0, []
+    work, count, recent = WorkingGraph(drop_dead(graph)), 0, []
     while True:
         changed, index = False, 0
-        ctx = RewriteContext(graph, taken)
-        while index < len(graph.nodes):
-            node = graph.nodes[index]
+        ctx = RewriteContext(work, taken)
+        while index < len(work.nodes):
+            node = work.nodes[index]
             for rule in table.get(node.op, ()):
                 rw = rule.fn(node, ctx)
-                result = _apply(graph, index, rule, rw) if rw is not None else None
-                if result is None:
+                defined = _apply(work, index, rule, rw) if rw is not None else None
+                if defined is None:
                     continue
-                graph, changed, count = result, True, count + 1
-                taken.update(graph.types)
+                changed, count = True, count + 1
+                taken.update(defined)
                 recent = (recent + [rule.name])[-8:]
                 if count > limit:
                     raise RewriteLoopError(f"{name}: no fixed point after {limit} rewrites; the last rules that "
                                            f"fired: {', '.join(recent)}")
-                ctx = RewriteContext(graph, taken)
                 break
             else:
                 index += 1
         if not changed:
-            return graph
-        graph = drop_dead(graph)
+            return work.to_graph()
+        # Dead nodes go once per sweep (O(nodes)), so "single user" conditions in the next sweep see live users.
+        work = WorkingGraph(drop_dead(work.to_graph()))

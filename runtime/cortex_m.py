@@ -160,7 +160,7 @@ class Firmware:
                 "stack_bytes": self.measurement.stack_bytes, "instructions": self.measurement.instructions}
 
 
-def build_firmware(files: Mapping[str, str], spec: IOSpec, target: Target, timeout: float = 300.0) -> Firmware:
+def build_firmware(files: Mapping[str, str | bytes], spec: IOSpec, target: Target, timeout: float = 300.0) -> Firmware:
     """Cross-compile, link size.elf and run.elf, check `target`'s budgets and measure one run; all cached by
     content. Raises TargetError (tools missing), BuildError, MemoryBudgetError or ExecutionError."""
     check_toolchain(target)
@@ -191,12 +191,12 @@ class _Objects:
     runtime: list[str]     # the cached runtime objects, absolute
 
 
-def _compile_objects(files: Mapping[str, str], support: Mapping[str, str], prefix: str, target: Target,
+def _compile_objects(files: Mapping[str, str | bytes], support: Mapping[str, str], prefix: str, target: Target,
                      folder: Path) -> _Objects:
     (folder / "firmware").mkdir(parents=True, exist_ok=True)
     for name, text in sorted({**files, **support}.items()):
         loader._write_atomic(folder / name, text)
-    model = [name for name in sorted(files) if name.endswith(".c") and name != HARNESS]
+    model = loader.model_sources(files, (HARNESS,))
     units = {Path(name).stem + ".o": (name, ()) for name in [*model, HARNESS]}
     units.update({"startup.o": ("firmware/startup.c", ()),
                   "startup_semihosting.o": ("firmware/startup.c", ("-DEL_SEMIHOSTING",)),

@@ -54,13 +54,14 @@ def runtime_sources() -> dict[str, str]:
     return {str(f.relative_to(RUNTIME_DIR)): f.read_text() for f in files}
 
 
-def _digest(*parts: Mapping[str, str] | Sequence[str] | str) -> str:
-    """sha256 of strings, sequences of strings and mappings (by sorted key), each length-prefixed."""
+def _digest(*parts: Mapping[str, str | bytes] | Sequence[str] | str) -> str:
+    """sha256 of strings (or bytes), sequences of strings and mappings (by sorted key), each length-prefixed."""
     h = hashlib.sha256()
 
-    def feed(text: str) -> None:
-        data = text.encode()
-        h.update(len(data).to_bytes(8, "little") + data)
+    def feed(text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
 
     for part in parts:
         if isinstance(part, Mapping):
@@ -113,7 +114,12 @@ def _runtime_objects(cflags: tuple[str, ...], cc: str, pic: bool = True) -> list
     return objects
 
 
-def _build(files: Mapping[str, str], cflags: tuple[str, ...], cc: str, kind: str, link: tuple[str, ...],
+def model_sources(files: Mapping[str, str | bytes], skip: tuple[str, ...] = ()) -> list[str]:
+    """The generated files a build compiles: C sources and assembler (`.S`, the weights), sorted, less `skip`."""
+    return [name for name in sorted(files) if name.endswith((".c", ".S")) and name not in skip]
+
+
+def _build(files: Mapping[str, str | bytes], cflags: tuple[str, ...], cc: str, kind: str, link: tuple[str, ...],
            skip: tuple[str, ...]) -> Path:
     key = _digest(files, runtime_sources(), cflags, compiler_version(cc), kind)
     folder = cache_root() / key
@@ -124,18 +130,18 @@ def _build(files: Mapping[str, str], cflags: tuple[str, ...], cc: str, kind: str
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in sorted(files.items()):
         _write_atomic(folder / name, text)
-    sources = [name for name in sorted(files) if name.endswith(".c") and name not in skip]
+    sources = model_sources(files, skip)
     _compile([cc, *cflags, *link, f"-I{folder}", f"-I{INCLUDE_DIR}", *sources, *map(str, runtime), "-lm"], out,
              folder)
     return out
 
 
-def build_shared_library(files: Mapping[str, str], cflags: Sequence[str] = CFLAGS, cc: str = "cc") -> Path:
-    """Compile the model files (all `.c` but the harness) with the runtime into a cached shared library."""
+def build_shared_library(files: Mapping[str, str | bytes], cflags: Sequence[str] = CFLAGS, cc: str = "cc") -> Path:
+    """Compile the model files (all `.c` and `.S` but the harness) with the runtime into a cached shared library."""
     return _build(files, tuple(cflags), cc, "shared", ("-fPIC", "-shared"), (HARNESS,))
 
 
-def build_executable(files: Mapping[str, str], sanitize: bool = True, cc: str = "cc") -> Path:
+def build_executable(files: Mapping[str, str | bytes], sanitize: bool = True, cc: str = "cc") -> Path:
     """Compile the model, the runtime and the `main.c` harness into a cached executable; with `sanitize`, under
     AddressSanitizer and UndefinedBehaviorSanitizer, where any report is fatal."""
     flags = SANITIZE_CFLAGS if sanitize else CFLAGS

@@ -1,5 +1,10 @@
 """The build files of a saved project: the model as a static library, plus the harness from main.c, which runs
-on the host or, for a Cortex-M target, on its QEMU machine through semihosting."""
+on the host or, for a Cortex-M target, on its QEMU machine through semihosting.
+
+The weights come as `<prefix>_weights.S` + `<prefix>_weights.bin` (GNU toolchains: the assembler's `.incbin` links
+the bytes) or as `<prefix>_weights.c` (any C99 compiler), whichever the compilation chose (`weights=`, CLI
+`--weights`); either is one more model source. The `.S` is assembled with CFLAGS too: on Cortex-M its object must
+carry the same ABI attributes (-mcpu, -mfloat-abi) as the C objects it links with."""
 
 from __future__ import annotations
 
@@ -19,21 +24,39 @@ def project_files(target: Target, files: list[str], prefix: str) -> dict[str, st
     return {"Makefile": firmware_makefile(target, files, prefix), **firmware}
 
 
+def _model_sources(files: list[str]) -> str:
+    return " ".join(f for f in files if f.endswith((".c", ".S")) and f != HARNESS)
+
+
+# Objects of C and assembler sources; the .S rule spelled out because make's built-in one passes ASFLAGS, not CFLAGS.
+_OBJECTS = "OBJS = $(patsubst %.S,%.o,$(MODEL_SRCS:.c=.o)) $(RUNTIME_SRCS:.c=.o)"
+_ASSEMBLE = ["%.o: %.S", "\t$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<"]
+
+
+def _assemble(files: list[str]) -> list[str]:
+    """The .S rule, and each .S object's dependency on the .bin it includes (make cannot see an .incbin)."""
+    binaries = [f"{f[:-2]}.o: {f[:-2]}.bin" for f in files if f.endswith(".S") and f"{f[:-2]}.bin" in files]
+    return [*_ASSEMBLE[:2], *binaries, ""]
+
+
 def project_makefile(files: list[str], prefix: str) -> str:
-    model_sources = " ".join(f for f in files if f.endswith(".c") and f != HARNESS)
+    model_sources = _model_sources(files)
     harness = f"{prefix}_run"
     lines = [
         f"# Builds lib{prefix}.a (model + runtime: drop it, or the sources, into a firmware build)",
         f"# and {harness}, a host program: ./{harness} in0.bin ... out0.bin ... (raw little-endian tensors).",
+        f"# The weights: {prefix}_weights.S links {prefix}_weights.bin with .incbin (GNU as; found through -I.);",
+        f"# compile with weights='c' (CLI --weights c) for {prefix}_weights.c, plain C99, instead.",
         "CC ?= cc",
         "CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Werror",
         "CPPFLAGS += -Iruntime/include -I.",
         f"MODEL_SRCS = {model_sources}",
         "RUNTIME_SRCS = $(wildcard runtime/src/*.c)",
-        "OBJS = $(MODEL_SRCS:.c=.o) $(RUNTIME_SRCS:.c=.o)",
+        _OBJECTS,
         "",
         f"all: lib{prefix}.a {harness}",
         "",
+        *_assemble(files),
         f"lib{prefix}.a: $(OBJS)",
         "\t$(AR) rcs $@ $^",
         "",
@@ -49,7 +72,7 @@ def project_makefile(files: list[str], prefix: str) -> str:
 
 
 def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
-    model_sources = " ".join(f for f in files if f.endswith(".c") and f != HARNESS)
+    model_sources = _model_sources(files)
     machine, lib = target.settings.machine, f"lib{prefix}.a"
     cross = target.settings.cc[: -len("gcc")]
     lines = [
@@ -60,6 +83,8 @@ def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
         f"#   make run IN='in0.bin ...' OUT='out0.bin ...': the main.c harness on QEMU {machine.name}; inputs and",
         "#              outputs are raw little-endian tensor files, read and written through semihosting",
         "# On a board, use its own startup file and linker script with the library (or with the sources).",
+        f"# The weights: {prefix}_weights.S links {prefix}_weights.bin with .incbin (the assembler finds it through",
+        f"# -I.); compile with weights='c' (CLI --weights c) for {prefix}_weights.c, plain C99.",
         "# Needs the Debian packages gcc-arm-none-eabi libnewlib-arm-none-eabi (and qemu-system-arm for `run`).",
         f"CC = {target.settings.cc}",
         f"AR = {cross}ar",
@@ -70,7 +95,7 @@ def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
         "LDFLAGS = -T firmware/link.ld -Wl,--gc-sections",
         f"MODEL_SRCS = {model_sources}",
         "RUNTIME_SRCS = $(wildcard runtime/src/*.c)",
-        "OBJS = $(MODEL_SRCS:.c=.o) $(RUNTIME_SRCS:.c=.o)",
+        _OBJECTS,
         "empty :=",
         "space := $(empty) $(empty)",
         "comma := ,",
@@ -78,6 +103,7 @@ def firmware_makefile(target: Target, files: list[str], prefix: str) -> str:
         "",
         f"all: {lib}",
         "",
+        *_assemble(files),
         f"{lib}: $(OBJS)",
         "\t$(AR) rcs $@ $^",
         "",

@@ -33,7 +33,7 @@ from edgelower.ir.ops import infer_types
 from edgelower.passes.memory.plan_memory import plan_memory
 from edgelower.quant.records import RequantQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR, loader
-from edgelower.backends.artifact import IOSpec
+from edgelower.backends.artifact import IOSpec, write_files
 from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.schedule import Schedule, linearize
 
@@ -51,9 +51,10 @@ def plan(graph: Graph) -> Schedule:
     return plan_memory(linearize(graph))
 
 
-def run_c(graph: Graph, inputs, sanitize: bool = False, prefix: str = "model") -> list[np.ndarray]:
+def run_c(graph: Graph, inputs, sanitize: bool = False, prefix: str = "model",
+          weights_form: str = "incbin") -> list[np.ndarray]:
     schedule = plan(graph)
-    files = render_c(schedule, prefix)
+    files = render_c(schedule, prefix, weights_form)
     spec = IOSpec.from_graph(schedule.graph, prefix)
     if sanitize:
         return run_executable(build_executable(files), spec, inputs)
@@ -138,11 +139,11 @@ STRICT = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wdouble-prom
 def test_runtime_and_generated_code_pass_strict_warnings(tmp_path):
     files = [*SRC_DIR.glob("*.c")]
     for name in sorted(FAMILIES):
-        folder = tmp_path / name
-        folder.mkdir()
-        for file, text in render_c(plan(family(name)[0])).items():
-            (folder / file).write_text(text)
-            files.append(folder / file)
+        for form in ("incbin", "c"):
+            folder = tmp_path / f"{name}-{form}"
+            folder.mkdir()
+            write_files(folder, render_c(plan(family(name)[0]), weights_form=form))
+            files += [folder / file for file in sorted(os.listdir(folder)) if file.endswith(".c")]
     for file in files:
         proc = subprocess.run(["gcc", *STRICT, f"-I{INCLUDE_DIR}", f"-I{file.parent}", str(file)],
                               capture_output=True, text=True)
@@ -197,10 +198,11 @@ def test_rendering_is_deterministic_across_runs_and_hash_seeds():
     first = render_c(plan(small_graph()))
     assert render_c(plan(small_graph())) == first
     code = ("import json, sys; sys.path.insert(0, 'tests'); import test_backend_c as t; "
-            "print(json.dumps(t.render_c(t.plan(t.small_graph()))))")
+            "print(json.dumps({k: v.hex() if isinstance(v, bytes) else v "
+            "for k, v in t.render_c(t.plan(t.small_graph())).items()}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(__file__)), env={**os.environ, "PYTHONHASHSEED": "7"})
-    assert json.loads(out.stdout) == first
+    assert json.loads(out.stdout) == {k: v.hex() if isinstance(v, bytes) else v for k, v in first.items()}
 
 
 def test_every_call_is_commented_with_its_node_and_source_line():
@@ -222,11 +224,12 @@ def test_identifiers_from_weird_names_are_sanitized_and_still_build():
                   {names["x"]: x_t, names["w"]: TensorType((4, 3)), names["y"]: y_t, names["z"]: y_t},
                   {names["w"]: w}, "weird graph")
     files = render_c(plan(graph), prefix="my-net")
-    assert set(files) == {"my_net.h", "my_net.c", "main.c"}
+    assert set(files) == {"my_net.h", "my_net.c", "main.c", "my_net_weights.S", "my_net_weights.bin"}
     code = re.sub(r"/\*.*?\*/", "", files["my_net.c"], flags=re.S)
     for raw in ("a-b", "0.weight", "layer/0"):
         assert raw not in code
-    assert re.search(r"\bk_0_weight\[12\]", code) and "t_int" in code and "t_main" in code
+    assert re.search(r"#define k_0_weight \(\(const float \*\)", code) and "t_int" in code and "t_main" in code
+    assert ".size k_0_weight, 48" in files["my_net_weights.S"]
     x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
     assert_matches(graph, [x], run_c(graph, [x], prefix="my-net"))
 
@@ -243,7 +246,8 @@ def test_outputs_may_be_inputs_or_constants():
         assert_matches(graph, inputs, run_c(graph, inputs, sanitize=sanitize))
 
 
-def test_float_constants_are_bit_exact_in_flash():
+@pytest.mark.parametrize("weights_form", ["incbin", "c"])
+def test_float_constants_are_bit_exact_in_flash(weights_form):
     bits = np.random.default_rng(3).integers(0, 2**32, 600, dtype=np.uint64).astype(np.uint32)
     values = bits.view(np.float32)
     values = np.concatenate([values[np.isfinite(values)], np.float32([-0.0, 1e-45, -3.4028235e38, 1.1754942e-38])])
@@ -252,8 +256,9 @@ def test_float_constants_are_bit_exact_in_flash():
     k = b.constant("k", values)
     b.output(b.op(Op.RESHAPE, [k], {"shape": values.shape}))
     b.output(b.op(Op.RELU, [x]))
-    (out, _) = run_c(b.build(), [np.ones(1, np.float32)])
-    assert out.view(np.uint32).tolist() == values.view(np.uint32).tolist()
+    for sanitize in (False, True):
+        (out, _) = run_c(b.build(), [np.ones(1, np.float32)], sanitize=sanitize, weights_form=weights_form)
+        assert out.view(np.uint32).tolist() == values.view(np.uint32).tolist()
 
 
 def test_arena_symbol_is_exactly_arena_bytes():

@@ -27,7 +27,7 @@ from edgelower.passes.fuse import fuse
 from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import ConvQ, RequantQ
 from edgelower.runtime import INCLUDE_DIR, RUNTIME_DIR, SRC_DIR
-from edgelower.backends.artifact import IOSpec
+from edgelower.backends.artifact import IOSpec, write_files
 from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.verifier import verify
 from c_plan import C_PLAN
@@ -161,10 +161,15 @@ def conv_graph() -> tuple[Graph, list[np.ndarray]]:
     return g.b.build(), g.inputs
 
 
-def test_integer_constants_are_exact_literals_and_records_static_structs():
+def test_integer_constants_are_exact_bytes_and_records_static_structs():
     graph, _ = conv_graph()
-    text = render(fuse(graph))[0]["model.c"]
-    assert "static const int32_t k_b[4] = {INT32_MIN, -1, 7, 2147483647};" in text
+    files = render(fuse(graph))[0]
+    text = files["model.c"]
+    # Constants are bytes in the weights blob, at the offset their pointer macro names: exact, INT32_MIN included.
+    offset = int(re.search(r"#define k_b \(\(const int32_t \*\)\(const void \*\)\(MODEL_WEIGHTS \+ (\d+)\)\)",
+                           text)[1])
+    blob = np.frombuffer(files["model_weights.bin"], np.uint8)
+    assert blob[offset:offset + 16].view("<i4").tolist() == [-(2 ** 31), -1, 7, 2 ** 31 - 1]
     assert re.search(r"static const int32_t mult_\w+\[4\] = \{2147483647, 1073741824, 1, 0\};", text)
     assert re.search(r"static const int32_t shift_\w+\[4\] = \{-31, 30, 0, 5\};", text)
     # Any line breaks: where the writer wraps depends on the lengths of the (model-derived) identifiers.
@@ -191,8 +196,7 @@ def test_header_publishes_int8_interface_quantization():
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="the strict flag set is gcc's: apt-get install gcc")
 def test_generated_int8_code_passes_strict_warnings(tmp_path):
     graph, _ = conv_graph()
-    for name, text in render(fuse(graph))[0].items():
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, render(fuse(graph))[0])
     for file in ("model.c", "main.c"):
         proc = subprocess.run(["gcc", *STRICT, f"-I{INCLUDE_DIR}", f"-I{tmp_path}", str(tmp_path / file)],
                               capture_output=True, text=True)

@@ -204,3 +204,19 @@ def test_run_failures_raise_with_qemu_output():
     slow = cortex_m.QemuModel(cm.artifact.firmware, cm.spec, timeout=0.001)
     with pytest.raises(ExecutionError, match="did not finish within 0.001 s"):
         slow.run([np.zeros(cm.inputs[0].shape, np.int64)])
+
+
+def test_both_weight_forms_give_the_same_image_and_a_c_form_project_builds_with_make(tmp_path):
+    """The .S + .bin (default) and the hex-string .c put the same bytes at the same offsets: the same flash, SRAM
+    and instruction count; a project saved with the C form builds with its own Makefile to those sizes."""
+    cm, inputs, host = compiled("two-tower", "cortex-m4")
+    as_c = compile_graph(captured("two-tower")[0], "cortex-m4", weights="c")
+    assert "model_weights.c" in as_c.files and "model_weights.S" in cm.files
+    for field in ("flash_bytes", "sram_bytes", "stack_bytes", "instructions"):
+        assert getattr(as_c.report, field) == getattr(cm.report, field), field
+    for got, want in zip(as_c.run_numpy(inputs), host):
+        np.testing.assert_array_equal(got, want)
+    project = as_c.save(tmp_path / "project")
+    make = subprocess.run(["make", "-s", "-C", str(project), "size"], capture_output=True, text=True, check=True)
+    text, data, bss = (int(v) for v in make.stdout.splitlines()[-1].split()[:3])
+    assert (text + data, data + bss) == (cm.report.flash_bytes, cm.report.sram_bytes - cm.report.stack_bytes)

@@ -31,7 +31,7 @@ from edgelower.passes.memory.schedule_graph import schedule_graph
 from edgelower.quant.records import SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ, \
     LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ
 from edgelower.runtime import INCLUDE_DIR, SRC_DIR
-from edgelower.backends.artifact import IOSpec
+from edgelower.backends.artifact import IOSpec, write_files
 from edgelower.targets import TARGETS
 from c_plan import C_PLAN
 
@@ -185,10 +185,9 @@ def runtime_objects(tmp_path_factory) -> list[Path]:
 def link_image(graph: Graph, folder: Path, runtime: list[Path]) -> Path:
     """The model, a bare entry point and the whole runtime, linked with --gc-sections and libm available."""
     files, spec = render(graph)
-    for name, text in files.items():
-        (folder / name).write_text(text)
+    write_files(folder, files)
     (folder / "entry.c").write_text(ENTRY.format(prefix=spec.prefix))
-    objects = compile_objects([folder / f"{spec.prefix}.c", folder / "entry.c"], folder, folder)
+    objects = compile_objects([*sorted(folder.glob(f"{spec.prefix}*.[cS]")), folder / "entry.c"], folder, folder)
     elf = folder / "image.elf"
     subprocess.run([CC, *CFLAGS, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
                     "-Wl,-e,el_entry", *map(str, objects), *map(str, runtime), "-lm", "-o", str(elf)], check=True)
@@ -200,8 +199,7 @@ def test_int8_kernel_and_model_objects_reference_no_float(tmp_path):
     generated model neither define nor call any software floating point or libm function."""
     graph, _ = integer_model()
     files, spec = render(graph)
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, files)
     sources = [*sorted(SRC_DIR.glob("*_s8*.c")), SRC_DIR / "movement.c", tmp_path / f"{spec.prefix}.c"]
     objects = compile_objects(sources, tmp_path, tmp_path)
     for obj in objects:

@@ -357,6 +357,68 @@ def test_driver_is_pure_and_drops_dead_code():
     assert [n.op for n in after.nodes] == [Op.RELU] and not after.constants and set(after.types) == {"x", "relu"}
 
 
+def chain(n: int) -> Graph:
+    """x -> NEG -> RELU -> NEG -> RELU ... (n nodes) -> output: every node a rewrite site."""
+    b = GraphBuilder("chain")
+    x = b.input("x", X)
+    for i in range(n):
+        x = b.op(Op.NEG if i % 2 == 0 else Op.RELU, [x])
+    b.output(x)
+    return b.build()
+
+
+def count_graph_builds(monkeypatch) -> list[int]:
+    """A counter of Graph values built from here on (each one an O(nodes) copy of the whole graph)."""
+    built, init = [0], Graph.__post_init__
+
+    def counting(self):
+        built[0] += 1
+        init(self)
+
+    monkeypatch.setattr(Graph, "__post_init__", counting)
+    return built
+
+
+def test_driver_work_is_linear_in_the_graph(monkeypatch):
+    """1,000 rewrites on a 1,000-node chain, redefining nodes in place (NEG -> ABS) and renaming every use of a
+    value (RELU -> its input): the driver copies the whole graph a few times per sweep, never once per rewrite,
+    so the pass is O(nodes) per sweep rather than O(nodes) per rewrite."""
+    def redefine(node, ctx):
+        return Rewrite(nodes=(Node(Op.ABS, node.inputs, node.outputs),))
+
+    def skip_relu(node, ctx):
+        return None if ctx.is_output(node.output) else Rewrite(replace={node.output: node.inputs[0]})
+
+    graph = chain(1000)
+    built = count_graph_builds(monkeypatch)
+    after = rewrite(graph, [Rule("redefine", Op.NEG, redefine), Rule("skip_relu", Op.RELU, skip_relu)])
+    assert built[0] <= 6  # two sweeps (the second finds nothing): a handful of copies for 999 rewrites
+    assert [n.op for n in after.nodes] == [Op.ABS] * 500 + [Op.RELU]
+    assert all(n.inputs == (prev.output,) for prev, n in zip(after.nodes, after.nodes[1:]))
+    verify(after)
+
+
+def test_passes_on_a_thousand_node_graph_copy_it_a_bounded_number_of_times(monkeypatch):
+    """The whole float pipeline on a 1,000-node conv/bn/relu graph: Graph copies grow with passes and sweeps, not
+    with the graph's size (they were one per rewrite: ~1,000 here)."""
+    b = GraphBuilder("deep")
+    x = b.input("x", TensorType((1, 4, 4, 4)))
+    rng = np.random.default_rng(0)
+    for _ in range(250):
+        y = b.op(Op.CONV2D, [x, b.constant("w", rng.standard_normal((4, 4, 1, 1)).astype(np.float32)),
+                             b.constant("b", np.zeros(4, np.float32))])
+        stats = [b.constant(n, v.astype(np.float32)) for n, v in
+                 (("g", rng.random(4) + 0.5), ("beta", rng.random(4)), ("m", rng.random(4)), ("v", rng.random(4) + 1))]
+        x = b.op(Op.ADD, [b.op(Op.RELU, [b.op(Op.BATCH_NORM, [y, *stats])]), x])
+    b.output(x)
+    graph = b.build()
+    assert len(graph.nodes) == 1000
+    built = count_graph_builds(monkeypatch)
+    after = run_pipeline(graph, PIPELINES["float"])
+    assert built[0] <= 60, f"{built[0]} Graph copies for {len(graph.nodes)} nodes"
+    assert len(after.nodes) == 500  # batchnorm folded into the conv, relu fused into it: conv + add per block
+
+
 # --- run_pipeline --------------------------------------------------------------------------------------------------
 
 def drop_first_node(graph: Graph) -> Graph:

@@ -12,15 +12,16 @@ from edgelower.backends.c.artifact import CArtifact, load_c
 from edgelower.backends.c.dispatch import unsupported
 from edgelower.backends.c.memory import C_MEMORY
 from edgelower.backends.c.render import render_c
-from edgelower.backends.c.settings import CSettings
+from edgelower.backends.c.settings import COptions, CSettings
 from edgelower.backends.protocol import Backend, EmitRequest
 
 
 def _emit(request: EmitRequest) -> CArtifact:
-    files = render_c(request.schedule, request.prefix)
+    form = (request.options.weights if request.options is not None else None) or request.target.settings.weights
+    files = render_c(request.schedule, request.prefix, form)
     return CArtifact(files, IOSpec.from_graph(request.schedule.graph, request.prefix), request.target)
 
 
 C_BACKEND = Backend(name="c", consumes="schedule", integer_form="records", settings_type=CSettings,
-                    unsupported=unsupported, emit=_emit, load=load_c, memory=C_MEMORY,
+                    unsupported=unsupported, emit=_emit, load=load_c, memory=C_MEMORY, options_type=COptions,
                     description="C99 over the edgelower runtime: host (ctypes) and Cortex-M (QEMU)")

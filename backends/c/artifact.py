@@ -12,7 +12,7 @@ from edgelower.backends.artifact import Artifact, IOSpec
 
 
 class CArtifact(Artifact):
-    def __init__(self, files: Mapping[str, str], spec: IOSpec, target):
+    def __init__(self, files: Mapping[str, str | bytes], spec: IOSpec, target):
         super().__init__(files, spec)
         self.target = target
         self.library: Path | None = None   # host: the shared library
@@ -52,5 +52,7 @@ class CArtifact(Artifact):
 
 
 def load_c(directory: Path, manifest: dict, target) -> CArtifact:
-    files = {name: (directory / name).read_text() for name in manifest["files"]}
+    """The generated files as saved: sources as text, the weights' .bin as bytes."""
+    files = {name: (directory / name).read_bytes() if name.endswith(".bin") else (directory / name).read_text()
+             for name in manifest["files"]}
     return CArtifact(files, IOSpec.from_dict(manifest), target)

@@ -5,7 +5,8 @@
   `void *<prefix>_output(int i)`, and macros: `<PREFIX>_ARENA_BYTES`, `<PREFIX>_NUM_INPUTS`,
   `<PREFIX>_NUM_OUTPUTS`, `<PREFIX>_INPUT_<i>_BYTES`, `<PREFIX>_OUTPUT_<i>_BYTES`, and for quantized tensors
   `..._SCALE` / `..._ZERO_POINT` (real = (q - zero_point) * scale).
-- `<prefix>.c`: weights as exact `static const` arrays (flash), one 16-byte-aligned `static uint8_t
+- `<prefix>.c`: each weight a pointer into one blob of constants (flash; `weights.py` lays it out and writes
+  `<prefix>_weights.S` + `<prefix>_weights.bin`, or `<prefix>_weights.c`), one 16-byte-aligned `static uint8_t
   <prefix>_arena[arena_bytes]` (SRAM) in which every buffer is a pointer at its planned offset, kernel params as
   `static const` initializers, and `<prefix>_invoke()`: the runtime calls, each under a comment naming its node.
   Aliases need nothing more: a view's pointer is its input's bytes (its kernel emits only a comment), and an
@@ -13,7 +14,8 @@
 - `main.c`: a host-only harness, kept apart from the model: it reads each input from a raw binary file named on
   the command line, invokes, and writes each output to the next file names.
 
-Output is a pure function of the schedule: values are visited in kernel order, never in dict or id() order.
+Output is a pure function of the schedule: values are visited in kernel order, never in dict or id() order. No
+weight is formatted in Python: the blob is the constants' bytes, so rendering is linear in the model's size.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from edgelower.ir.names import sanitize
 from edgelower.ir.schedule import Buffer, Kernel, Schedule
 from edgelower.ir.views import view_offset
 
+from edgelower.backends.c.weights import FORMS, Blob, blob_bytes, declare, layout
 from edgelower.backends.c.memory import C_MEMORY
 from edgelower.backends.c.context import Array, Call, KernelContext, Params, Scalar
 from edgelower.backends.c.dispatch import emit_kernel
-from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer, literals
+from edgelower.backends.c.syntax import Identifiers, c_type, float_literal, initializer
 from edgelower.backends.writer import CodeWriter
 
 HARNESS = "main.c"
+STEPS_PER_FUNCTION = 256  # kernels per C function of invoke (see _invoke)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class _Program:
     locals: list[str]               # arena buffers the kernels touch, in first-use order
     defs: list[Params | Scalar | Array]
     steps: list[_Step]
+    blob: Blob
 
     @property
     def macro(self) -> str:
@@ -63,10 +68,15 @@ class _Program:
         return f"{self.prefix}_arena + {self.schedule.buffers[value].offset}"
 
 
-def render_c(schedule: Schedule, prefix: str = "model") -> dict[str, str]:
+def render_c(schedule: Schedule, prefix: str = "model", weights_form: str = "incbin") -> dict[str, str | bytes]:
+    """{file name: text, or bytes for the weights' .bin}; `weights_form` is how the blob is linked (FORMS)."""
+    if weights_form not in FORMS:
+        raise ValueError(f"weights={weights_form!r}; valid: {', '.join(map(repr, FORMS))}")
     program = _plan(schedule, sanitize(prefix))
+    graph = schedule.graph
+    data = blob_bytes(program.blob, {v: graph.constant(v) for v in program.constants}, graph.types)
     return {f"{program.prefix}.h": _header(program), f"{program.prefix}.c": _source(program),
-            HARNESS: _harness(program)}
+            HARNESS: _harness(program), **program.blob.files(weights_form, data)}
 
 
 def _check_buffer(schedule: Schedule, buf: Buffer | None, value: str) -> None:
@@ -83,10 +93,11 @@ def _check_buffer(schedule: Schedule, buf: Buffer | None, value: str) -> None:
 
 def _plan(schedule: Schedule, prefix: str) -> _Program:
     graph = schedule.graph
-    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output")))
+    parts = tuple(f"part_{i}" for i in range(-(-len(schedule.kernels) // STEPS_PER_FUNCTION)))
+    idents = Identifiers(tuple(f"{prefix}_{s}" for s in ("arena", "invoke", "input", "output", "weights", *parts)))
     pointers: dict[str, str] = {}
     constants: list[str] = []
-    local: list[str] = []
+    local: dict[str, None] = {}   # an ordered set: first-use order, O(1) membership
 
     def bind(value: str, used_by_kernel: bool) -> None:
         buf = schedule.buffers.get(value)
@@ -97,7 +108,7 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
                 constants.append(value)
         elif used_by_kernel and value not in local:
             pointers[value] = idents.unique(f"t_{value}")
-            local.append(value)
+            local[value] = None
 
     for kernel in schedule.kernels:
         for value in kernel.node.inputs + kernel.node.outputs + kernel.scratch:
@@ -122,8 +133,9 @@ def _plan(schedule: Schedule, prefix: str) -> _Program:
         defs.extend(ctx.defs)
     # Only pointers some call passes: a view runs no code, an in-place kernel passes one pointer for two buffers.
     used = {arg for step in steps for call in step.calls for arg in call.args}
-    local = [value for value in local if pointers[value] in used]
-    return _Program(schedule, prefix, pointers, constants, local, defs, steps)
+    kept = [value for value in local if pointers[value] in used]
+    blob = layout(f"{prefix}_weights", constants, pointers, graph.types)
+    return _Program(schedule, prefix, pointers, constants, kept, defs, steps, blob)
 
 
 def _check_view(schedule: Schedule, kernel: Kernel) -> int:
@@ -218,14 +230,6 @@ def _header(program: _Program) -> str:
 
 # --- <prefix>.c ------------------------------------------------------------------------------------------------
 
-def _constant(w: CodeWriter, program: _Program, value: str) -> None:
-    t = program.schedule.graph.types[value]
-    data = program.schedule.graph.constant(value)
-    w.comment(_type_text(program.schedule, value))
-    w.wrapped(f"static const {c_type(t.dtype)} {program.pointers[value]}[{max(t.numel, 1)}] = {{",
-              literals(data, t.dtype), "};")
-
-
 def _definition(w: CodeWriter, d: Params | Scalar | Array) -> None:
     if isinstance(d, Params):
         w.wrapped(f"static const {d.ctype} {d.name} = {{", initializer(d.fields), "};")
@@ -247,26 +251,54 @@ def _address_fn(w: CodeWriter, program: _Program, kind: str, values: tuple[str, 
                 w.statement("return NULL")
 
 
-def _invoke(w: CodeWriter, program: _Program) -> None:
+def _parts(program: _Program) -> list[list[_Step]]:
+    """The steps in runs of at most STEPS_PER_FUNCTION: one run (invoke itself) for every model of the zoo."""
+    steps = program.steps
+    return [steps[i:i + STEPS_PER_FUNCTION] for i in range(0, len(steps), STEPS_PER_FUNCTION)] or [[]]
+
+
+def _steps(w: CodeWriter, program: _Program, steps: list[_Step]) -> None:
+    """The arena pointers these steps pass, then their calls; returns EL_OK, or EL_ERROR_INDEX from a checked call."""
     buffers = program.schedule.buffers
-    with w.function(f"int {program.prefix}_invoke(void)"):
-        for value in program.locals:
-            ctype = c_type(buffers[value].type.dtype)
-            # Through void *: the plan aligns every offset for its dtype, which -Wcast-align cannot know.
-            w.statement(f"{ctype} *const {program.pointers[value]} = "
-                        f"({ctype} *)(void *)({program.prefix}_arena + {buffers[value].offset})")
-        for step in program.steps:
-            w.blank()
-            w.comment(step.comment)
-            for call in step.calls:
-                if call.checked:
-                    w.wrapped(f"if ({call.fn}(", call.args, ") != EL_OK) {")
-                    with w.indented():
-                        w.statement("return EL_ERROR_INDEX")
-                    w.line("}")
-                else:
-                    w.call(call.fn, call.args)
+    used = {arg for step in steps for call in step.calls for arg in call.args}
+    for value in program.locals:
+        if program.pointers[value] not in used:
+            continue
+        ctype = c_type(buffers[value].type.dtype)
+        # Through void *: the plan aligns every offset for its dtype, which -Wcast-align cannot know.
+        w.statement(f"{ctype} *const {program.pointers[value]} = "
+                    f"({ctype} *)(void *)({program.prefix}_arena + {buffers[value].offset})")
+    for step in steps:
         w.blank()
+        w.comment(step.comment)
+        for call in step.calls:
+            if call.checked:
+                w.wrapped(f"if ({call.fn}(", call.args, ") != EL_OK) {")
+                with w.indented():
+                    w.statement("return EL_ERROR_INDEX")
+                w.line("}")
+            else:
+                w.call(call.fn, call.args)
+    w.blank()
+    w.statement("return EL_OK")
+
+
+def _invoke(w: CodeWriter, program: _Program) -> None:
+    parts = _parts(program)
+    if len(parts) == 1:
+        with w.function(f"int {program.prefix}_invoke(void)"):
+            _steps(w, program, parts[0])
+        return
+    # gcc's optimizer is superlinear in one function's size: a model of thousands of kernels would take minutes to
+    # build as one invoke(). In parts of STEPS_PER_FUNCTION, the build grows linearly.
+    for i, part in enumerate(parts):
+        with w.function(f"static int {program.prefix}_part_{i}(void)"):
+            _steps(w, program, part)
+        w.blank()
+    with w.function(f"int {program.prefix}_invoke(void)"):
+        for i in range(len(parts)):
+            with w.block(f"if ({program.prefix}_part_{i}() != EL_OK)"):
+                w.statement("return EL_ERROR_INDEX")
         w.statement("return EL_OK")
 
 
@@ -281,9 +313,10 @@ def _source(program: _Program) -> str:
     w.blank()
     if s.arena_bytes:
         w.statement(f"static uint8_t {program.prefix}_arena[{program.macro}_ARENA_BYTES] EL_ALIGNED({C_MEMORY.alignment})")
-    for value in program.constants:
+    if program.constants:
         w.blank()
-        _constant(w, program, value)
+        declare(w, program.blob, program.macro, s.graph.types,
+                        {v: _type_text(s, v) for v in program.constants})
     w.blank()
     for d in program.defs:
         _definition(w, d)

@@ -1,4 +1,5 @@
-"""The C backend's own target settings: the compiler and flags, and where the built code runs."""
+"""The C backend's own target settings (the compiler and flags, how the weights are linked, where the built code
+runs) and its compile options."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class CSettings:
     cflags: tuple[str, ...] = ()
     core: str | None = None
     machine: Machine | None = None
+    # How the weights blob is linked (backends/c/weights.py): "incbin", GNU as pulls in the raw bytes (gcc, clang,
+    # arm-none-eabi-gcc on ELF); "c", hex string literals for any C99 compiler. A compilation may override it.
+    weights: str = "incbin"
 
     @property
     def runs_on(self) -> str:
@@ -43,3 +47,17 @@ class CSettings:
     def in_process(self) -> bool:
         """Whether the built code runs in this Python process (so torch.compile may call PyTorch between regions)."""
         return self.runner == "host"
+
+
+@dataclass(frozen=True)
+class COptions:
+    """`edgelower.compile(..., weights="c")`: link the weights as C source instead of the target's default form,
+    e.g. for a saved project an IDE without GNU as builds. None: the target's `CSettings.weights`."""
+
+    weights: str | None = None
+
+    def __post_init__(self):
+        from edgelower.backends.c.weights import FORMS
+
+        if self.weights not in (None, *FORMS):
+            raise ValueError(f"weights={self.weights!r}; valid: None (the target's), {', '.join(map(repr, FORMS))}")

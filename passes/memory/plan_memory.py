@@ -45,15 +45,19 @@ class PlacementProblem:
         self.alignment = alignment
         self.size = [b.nbytes for b in self.buffers]
         n = len(self.buffers)
-        self.conflicts: list[list[int]] = [[] for _ in range(n)]
+        first = np.array([b.first for b in self.buffers], dtype=np.int64)
+        last = np.array([b.last for b in self.buffers], dtype=np.int64)
+        # Two lifetimes conflict when each starts before the other ends (Buffer.overlaps_in_time), in ascending
+        # index order; one numpy row per storage, where pairs of Python comparisons made plans of thousands of
+        # storages take seconds.
+        self.conflicts: list[list[int]] = []
         for i in range(n):
-            for j in range(i + 1, n):
-                if self.buffers[i].overlaps_in_time(self.buffers[j]):
-                    self.conflicts[i].append(j)
-                    self.conflicts[j].append(i)
+            row = (first <= last[i]) & (first[i] <= last)
+            row[i] = False
+            self.conflicts.append(np.flatnonzero(row).tolist())
         # Live sets only grow when a storage starts, so the steps where one starts are the ones to check.
-        starts = sorted({b.first for b in self.buffers})
-        self.live = np.array([[b.first <= t <= b.last for b in self.buffers] for t in starts], dtype=bool)
+        starts = np.unique(first)[:, None]
+        self.live = (first <= starts) & (starts <= last) if n else np.zeros(0, dtype=bool)
         live_bytes = self.live @ np.array(self.size, dtype=np.int64)
         # Storages live together stack: each but the topmost takes its aligned size.
         self.aligned = np.array([self.align(s) for s in self.size], dtype=np.int64)
