@@ -245,13 +245,17 @@ def balanced_reuse(plans: list[LayerPlan], cycles: int, overrides: Mapping[str, 
     return out
 
 
-def _fits(e: Estimate, resources=("dsp", "lut", "ff")) -> bool:
+# What a reuse factor changes: the arithmetic units and the banking of the ROMs they read.
+FOLDED = ("dsp", "bram_18k", "lut", "ff")
+
+
+def _fits(e: Estimate, resources=FOLDED) -> bool:
     return all(getattr(e, r) <= e.budget[r] for r in resources)
 
 
 def auto_reuse(graph, plans, io_type, settings, overrides) -> dict[str, int]:
-    """The smallest balanced per-layer target (in cycles) whose arithmetic fits the part's DSP, LUT and FF; the
-    largest reuse everywhere when none does (the fit check then names what overflows)."""
+    """The smallest balanced per-layer target (in cycles) that fits the part's DSP, BRAM, LUT and FF; the largest
+    reuse everywhere when none does (the fit check then names what overflows)."""
     hi = max((p.work.positions * p.work.reuse_max for p in plans), default=1)
     lo = 1
     if not _fits(estimate(graph, plans, balanced_reuse(plans, hi, overrides), io_type, settings)):
@@ -266,7 +270,7 @@ def auto_reuse(graph, plans, io_type, settings, overrides) -> dict[str, int]:
 
 
 def fitting_factor(graph, plans, io_type, settings, overrides) -> int | None:
-    """The smallest global reuse factor whose DSP, LUT and FF fit, or None."""
+    """The smallest global reuse factor that fits the part's DSP, BRAM, LUT and FF, or None."""
     top = max((p.work.reuse_max for p in plans), default=1)
     if not _fits(estimate(graph, plans, reuse_for(plans, top, overrides), io_type, settings)):
         return None
@@ -295,16 +299,16 @@ def check_fit(graph, plans, est: Estimate, settings: HlsSettings, options, targe
     for r, need, have in over:
         lines.append(f"  {LABELS[r]}: needs {need:,}, the part has {have:,} (over by {need - have:,})")
     knobs = []
-    if any(r in ("dsp", "lut", "ff") for r, _, _ in over):
-        factor = fitting_factor(graph, plans, est.io_type, settings, options.layer_reuse)
-        if factor is not None and factor != options.reuse_factor:
-            knobs.append(f"reuse_factor={factor} (each multiplier shared {factor}-fold) fits the arithmetic; "
-                         "reuse_factor='auto' balances it per layer")
-    if any(r == "bram_18k" for r, _, _ in over) and est.io_type == "io_parallel":
-        streamed = estimate(graph, plans, {p.node.name: 1 for p in plans}, "io_stream", settings)
-        if streamed.bram_18k <= settings.bram_18k:
-            knobs.append(f"io_type='io_stream' stores {streamed.bram_18k:,} BRAM_18K (line buffers instead of "
-                         "whole tensors)")
+    factor = fitting_factor(graph, plans, est.io_type, settings, options.layer_reuse)
+    if factor is not None and factor != options.reuse_factor:
+        knobs.append(f"reuse_factor={factor} (each multiplier and ROM port shared {factor}-fold) fits; "
+                     "reuse_factor='auto' balances it per layer")
+    if est.io_type == "io_parallel":
+        reuse = auto_reuse(graph, plans, "io_stream", settings, options.layer_reuse)
+        streamed = estimate(graph, plans, reuse, "io_stream", settings)
+        if not streamed.over():
+            knobs.append(f"io_type='io_stream' fits ({streamed.bram_18k:,} BRAM_18K: line buffers instead of whole "
+                         "tensors)")
     bigger = [name for name, s in PARTS_BY_SIZE() if all(getattr(est, r) <= getattr(s, r) for r, _, _ in over)
               and s.part != settings.part]
     if bigger:

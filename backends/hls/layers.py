@@ -93,7 +93,7 @@ class Refused(Exception):
 class Context:
     node: Node
     types: Mapping[str, TensorType]
-    constants: frozenset[str]
+    constants: Mapping[str, Any]      # constant name -> data (None where the data is not at hand)
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -513,12 +513,31 @@ def movement(k: Context) -> LayerPlan:
             calls += (replace(box, args=(name, *(replace(r, hint=f"{r.hint}_{i}") if isinstance(r, Rom) else r
                                                  for r in box.args[1:]))),)
             offset += shape[ax]
+    elif op is Op.GATHER:
+        calls = (_gather(k),)
     else:
         raise Refused("no HLS kernel for this op")
     for v in (*k.node.inputs, k.node.output):
+        if op is Op.GATHER and v == k.node.inputs[1]:
+            continue
         if k.types[v].dtype not in ELEMENT:
             raise Refused(f"%{v} is {k.types[v].dtype.value}; the HLS kernels move int8 and int32")
     return LayerPlan(k.node, calls, stream, Work(k.out.numel, depth=2))
+
+
+def _gather(k: Context) -> Call:
+    """table[indices] with constant indices: rows picked at compile time (an index from a tensor is refused)."""
+    if not k.is_constant(1):
+        raise Refused("gathers with indices from a tensor; the HLS kernels take constant indices only")
+    if k.is_constant(0):
+        raise Refused("a constant table: fold it before compiling")
+    data = k.constants[k.node.inputs[1]]
+    index = np.zeros(k.type(1).numel, np.int64) if data is None else np.asarray(data).reshape(-1).astype(np.int64)
+    rows = k.type(0).shape[0]
+    if index.size and (index.min() < 0 or index.max() >= rows):
+        raise Refused(f"index out of range [0, {rows}): {int(index.min())} .. {int(index.max())}")
+    row = math.prod(k.type(0).shape[1:])
+    return _box(k, k.node.inputs[0], [index.size, row], [[int(i) * row for i in index], list(range(row))], [row, 1])
 
 
 Builder = Callable[[Context], LayerPlan]
@@ -539,7 +558,7 @@ LAYERS: dict[Op, Builder] = {
     Op.SOFTMAX: softmax,
     Op.LAYER_NORM: layer_norm,
     **{op: movement for op in (Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.PAD, Op.UPSAMPLE_NEAREST,
-                               Op.CONCAT)},
+                               Op.CONCAT, Op.GATHER)},
 }
 
 FLOAT_REFUSAL = "a float32 op: the HLS backend renders int8 graphs only; compile with quantize=\"int8\""
@@ -554,7 +573,7 @@ def plan_layer(node: Node, types: Mapping[str, TensorType], constants) -> LayerP
         raise Refused("no HLS kernel for this op (backends/hls/layers.py LAYERS)")
     if len(node.outputs) != 1:
         raise Refused("a node with several outputs")
-    return LAYERS[node.op](Context(node, types, frozenset(constants)))
+    return LAYERS[node.op](Context(node, types, constants))
 
 
 def unsupported(node: Node, types: Mapping[str, TensorType]) -> str | None:
@@ -567,11 +586,13 @@ def unsupported(node: Node, types: Mapping[str, TensorType]) -> str | None:
     return None
 
 
-def _assumed_constants(node: Node) -> frozenset[str]:
-    """Inputs that are weights by the op's traits (the per-node check cannot see the graph's constants)."""
+def _assumed_constants(node: Node) -> dict[str, None]:
+    """Inputs that are weights by the op's traits, and GATHER's indices: the per-node check cannot see the
+    graph's constants, so it assumes these are (planning the graph checks them again, by name)."""
     from edgelower.ir.traits import traits
 
-    return frozenset(node.inputs[i] for i in traits(node.op).parameters if i < len(node.inputs))
+    positions = (1,) if node.op is Op.GATHER else traits(node.op).parameters
+    return {node.inputs[i]: None for i in positions if i < len(node.inputs)}
 
 
 def plan_graph(graph: Graph) -> list[LayerPlan]:
