@@ -119,7 +119,16 @@ class Report:
                 ("weight_bytes", kb(self.weight_bytes)), ("flash_bytes", kb(self.flash_bytes)),
                 ("sram_bytes", kb(self.sram_bytes)), ("stack_bytes", kb(self.stack_bytes)),
                 ("macs", f"{self.macs:,}"), ("instructions", self._instructions()), ("ops", str(len(self.rows))),
-                ("compile_seconds", f"{self.compile_seconds:.2f}")] + self._patch_summary(kb)
+                ("compile_seconds", f"{self.compile_seconds:.2f}")] + self._patch_summary(kb) + self._extra_summary()
+
+    def _extra_summary(self) -> list[tuple[str, str]]:
+        """The scalar entries of each backend section of `extra` (the HLS backend's estimate), as section.key."""
+        rows = []
+        for section, values in sorted(self.extra.items()):
+            if isinstance(values, dict):
+                rows += [(f"{section}.{key}", f"{value:,}" if isinstance(value, int) else str(value))
+                         for key, value in values.items() if isinstance(value, (int, float, str))]
+        return rows
 
     @property
     def recompute_percent(self) -> float:
@@ -143,7 +152,9 @@ class Report:
         return f"{self.instructions:,}" + ("" if per_mac is None else f" ({per_mac:.2f} per MAC)")
 
     def __str__(self) -> str:
-        head = "\n".join(f"{k:<16}{v}" for k, v in self.summary())
+        summary = self.summary()
+        width = max(16, *(len(k) + 2 for k, _ in summary))
+        head = "\n".join(f"{k:<{width}}{v}" for k, v in summary)
         cols = ("#", "op", "node", "output", "MACs", "weights", "live")
         body = [(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
                 for i, r in enumerate(self.rows)]

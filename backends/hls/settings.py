@@ -32,10 +32,9 @@ class HlsSettings:
 
     @property
     def runs_on(self) -> str:
-        return "C-simulation (g++ with the ap_types headers) on this machine; the project synthesizes for " + self.part
+        return f"C-simulation here (g++, ap_types); Vitis HLS for {self.part}"
 
     @property
     def needs(self) -> str:
         """What must be installed to run it here (the C-simulation), and to build it for the part."""
-        return "g++ and the ap_types headers (pip install 'edgelower[hls]', or a Vitis HLS installation); " \
-               "Vitis HLS for csynth / cosim / export"
+        return "g++ and the ap_types headers (edgelower's hls extra, or Vitis HLS); Vitis HLS to synthesize"
