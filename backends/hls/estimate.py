@@ -303,12 +303,12 @@ def check_fit(graph, plans, est: Estimate, settings: HlsSettings, options, targe
     if factor is not None and factor != options.reuse_factor:
         knobs.append(f"reuse_factor={factor} (each multiplier and ROM port shared {factor}-fold) fits; "
                      "reuse_factor='auto' balances it per layer")
-    if est.io_type == "io_parallel":
+    if est.io_type == "io_parallel" and any(r == "bram_18k" for r, _, _ in over):
         reuse = auto_reuse(graph, plans, "io_stream", settings, options.layer_reuse)
         streamed = estimate(graph, plans, reuse, "io_stream", settings)
         if not streamed.over():
-            knobs.append(f"io_type='io_stream' fits ({streamed.bram_18k:,} BRAM_18K: line buffers instead of whole "
-                         "tensors)")
+            knobs.append(f"io_type='io_stream' with reuse_factor='auto' fits ({streamed.bram_18k:,} BRAM_18K: line "
+                         "buffers instead of whole tensors)")
     bigger = [name for name, s in PARTS_BY_SIZE() if all(getattr(est, r) <= getattr(s, r) for r, _, _ in over)
               and s.part != settings.part]
     if bigger:
