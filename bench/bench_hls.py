@@ -5,8 +5,8 @@ flow on the same PyTorch model (`convert_from_pytorch_model(...).compile().predi
 defaults) as a peer: whether it converts, and its max |error| against PyTorch. hls4ml prints no resource estimate
 without Vivado, so only edgelower's is shown.
 
-The jet-tagging MLP 16-64-32-32-5 (hls4ml's benchmark network; Duarte et al. 2018, arXiv 1804.06913, sub-100 ns
-on a Virtex UltraScale+ at 200 MHz) is the first row.
+The jet-tagging MLP 16-64-32-32-5 (hls4ml's benchmark network; Duarte et al. 2018, arXiv 1804.06913: sub-100 ns)
+is the first row.
 
     .venv/bin/python bench/bench_hls.py [--models jet-mlp,lenet5] [--target hls] [--no-hls4ml]
 """
@@ -116,7 +116,7 @@ def main() -> None:
     print(f"target {args.target}: {part.part} at {part.clock_mhz:g} MHz "
           f"(DSP {part.dsp}, BRAM_18K {part.bram_18k}, LUT {part.lut:,}); reuse_factor='auto'")
     head = ("model", "io", "DSP", "BRAM", "LUT", "II (cyc)", "latency us", "csim ms", "bytes != ref",
-            "el max|err| (rel)", "hls4ml max|err| (rel)")
+            "edgelower int8 max abs err (rel)", "hls4ml max abs err (rel)")
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for name in args.models.split(","):

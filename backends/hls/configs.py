@@ -164,7 +164,8 @@ class Pool2dConfig:
 
 @dataclass(frozen=True)
 class ReduceConfig:
-    """MEAN / REDUCE_MAX over the middle of [outer, reduced, inner]; MEAN's multiplier has 1/reduced folded in."""
+    """MEAN / REDUCE_MAX: outer x inner outputs, each of `reduced` elements (io_parallel: outer outputs, inner 1,
+    index tables; mean_stream: [batch, pixels, channels]); MEAN's multiplier has 1/reduced folded in."""
 
     outer: int
     reduced: int

@@ -369,43 +369,52 @@ def pool2d(k: Context) -> LayerPlan:
                      Work(n * c * oh * ow, divides=0 if is_max else 1, depth=4 if is_max else 20))
 
 
-def _reduction_view(k: Context) -> tuple[int, int, int]:
-    """[outer, reduced, inner] when the reduced axes are adjacent (after dropping size-1 dims)."""
+def _reduction_tables(k: Context) -> tuple[int, int, Rom, Rom]:
+    """(outputs, count, base, offset): output o reduces x[base[o] + offset[r]] for r < count, over any axes."""
     shape, axes = k.type(0).shape, set(k.attrs["axes"])
-    moved = [i for i in axes if shape[i] != 1]
-    if moved and max(moved) - min(moved) + 1 != len(moved):
-        raise Refused(f"reduces non-adjacent axes {sorted(axes)}; the kernel reduces one contiguous block")
-    lo = min(moved) if moved else len(shape)
-    hi = max(moved) + 1 if moved else len(shape)
-    return math.prod(shape[:lo]), math.prod(shape[lo:hi]), math.prod(shape[hi:])
+    strides = _strides(shape)
+    kept = [d for d in range(len(shape)) if d not in axes]
+    gone = [d for d in range(len(shape)) if d in axes]
+
+    def offsets(dims) -> np.ndarray:
+        grid = np.zeros([shape[d] for d in dims] or [1], np.int64)
+        for i, d in enumerate(dims):
+            view = [1] * len(dims)
+            view[i] = shape[d]
+            grid = grid + (np.arange(shape[d]) * strides[d]).reshape(view)
+        return grid.reshape(-1)
+
+    base, offset = offsets(kept), offsets(gone)
+    return (base.size, offset.size, k.rom("base", "int", base, "where each output's elements start"),
+            k.rom("offset", "int", offset, "offsets of the reduced elements"))
 
 
 def mean(k: Context) -> LayerPlan:
     q = k.record(MeanQ)
     _unary_int8(k)
-    outer, count, inner = _reduction_view(k)
+    outputs, count, base, offset = _reduction_tables(k)
     if not 0 < count < MeanQ.MAX_COUNT:
         raise Refused(f"MEAN over {count} elements: TFLM's int32 sum holds fewer than {MeanQ.MAX_COUNT}")
     # TFLM folds 1/n into the multiplier at run time; n is static here, so the compiler folds it.
     shift_k = min(count.bit_length() - 1, 32, 31 + q.shift)
-    config = cfg.ReduceConfig(outer=outer, reduced=count, inner=inner, recentre=count * q.input_offset,
+    config = cfg.ReduceConfig(outer=outputs, reduced=count, inner=1, recentre=count * q.input_offset,
                               multiplier=(q.multiplier << shift_k) // count, shift=q.shift - shift_k,
                               output_offset=q.output_offset)
-    args = (k.node.inputs[0], k.node.output)
     shape = k.type(0).shape
     stream = None
     if len(shape) == 4 and set(k.attrs["axes"]) == {2, 3}:
         stream = Call("el::mean_stream", replace(config, outer=shape[0], reduced=shape[2] * shape[3],
-                                                 inner=shape[1]), args)
-    return LayerPlan(k.node, (Call("el::mean", config, args),), stream, Work(outer * inner, wide=1, depth=8))
+                                                 inner=shape[1]), (k.node.inputs[0], k.node.output))
+    return LayerPlan(k.node, (Call("el::mean", config, (k.node.inputs[0], base, offset, k.node.output)),), stream,
+                     Work(outputs, wide=1, depth=8))
 
 
 def reduce_max(k: Context) -> LayerPlan:
     _unary_int8(k)
-    outer, count, inner = _reduction_view(k)
-    config = cfg.ReduceConfig(outer=outer, reduced=count, inner=inner)
-    return LayerPlan(k.node, (Call("el::reduce_max", config, (k.node.inputs[0], k.node.output)),), None,
-                     Work(outer * inner, depth=2))
+    outputs, count, base, offset = _reduction_tables(k)
+    config = cfg.ReduceConfig(outer=outputs, reduced=count, inner=1)
+    return LayerPlan(k.node, (Call("el::reduce_max", config, (k.node.inputs[0], base, offset, k.node.output)),),
+                     None, Work(outputs, depth=2))
 
 
 # --- normalization ---------------------------------------------------------------------------------------------

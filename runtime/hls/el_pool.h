@@ -2,7 +2,7 @@
  * int8 pooling and reductions: MAX_POOL2D (TFLite MaxPool: the maximum of the in-bounds taps, clamped to the PoolQ
  * range), AVG_POOL2D (TFLite AveragePool: the raw sum of the in-bounds taps divided by their count, rounding half
  * away from zero, clamped), MEAN (TFLM QuantizedMeanOrSum with 1/n folded into the multiplier, which the compiler
- * computes since n is static) and REDUCE_MAX, over [outer, reduced, inner] views.
+ * computes since n is static) and REDUCE_MAX over any axes, through index tables the compiler writes.
  * Pools loop over output pixels (`PIPELINE II=reuse_factor`); pool2d_stream reads a channels-last frame through the
  * same line buffer as conv2d_stream.
  */
@@ -122,21 +122,19 @@ inline i8 mean_of(i32 sum)
     return offset_clamp(mbqm(centred, CONFIG::multiplier, CONFIG::shift), CONFIG::output_offset, -128, 127);
 }
 
+/* Output o reduces x[base[o] + offset[r]] over r: any set of axes (the compiler's index tables). */
 template <class CONFIG>
-void mean(const i8 x[], i8 y[])
+void mean(const i8 x[], const int base[], const int offset[], i8 y[])
 {
-OUTER:
-    for (int o = 0; o < CONFIG::outer; ++o) {
-    INNER:
-        for (int i = 0; i < CONFIG::inner; ++i) {
+OUTPUTS:
+    for (int o = 0; o < CONFIG::outer * CONFIG::inner; ++o) {
 #pragma HLS PIPELINE II = CONFIG::reuse_factor
-            i32 sum = 0;
-        REDUCED:
-            for (int r = 0; r < CONFIG::reduced; ++r) {
-                sum += x[(o * CONFIG::reduced + r) * CONFIG::inner + i];
-            }
-            y[o * CONFIG::inner + i] = mean_of<CONFIG>(sum);
+        i32 sum = 0;
+    REDUCED:
+        for (int r = 0; r < CONFIG::reduced; ++r) {
+            sum += x[base[o] + offset[r]];
         }
+        y[o] = mean_of<CONFIG>(sum);
     }
 }
 
@@ -168,21 +166,18 @@ OUTER:
 }
 
 template <class CONFIG>
-void reduce_max(const i8 x[], i8 y[])
+void reduce_max(const i8 x[], const int base[], const int offset[], i8 y[])
 {
-OUTER:
-    for (int o = 0; o < CONFIG::outer; ++o) {
-    INNER:
-        for (int i = 0; i < CONFIG::inner; ++i) {
+OUTPUTS:
+    for (int o = 0; o < CONFIG::outer * CONFIG::inner; ++o) {
 #pragma HLS PIPELINE II = CONFIG::reuse_factor
-            i8 best = -128;
-        REDUCED:
-            for (int r = 0; r < CONFIG::reduced; ++r) {
-                const i8 v = x[(o * CONFIG::reduced + r) * CONFIG::inner + i];
-                best = v > best ? v : best;
-            }
-            y[o * CONFIG::inner + i] = best;
+        i8 best = -128;
+    REDUCED:
+        for (int r = 0; r < CONFIG::reduced; ++r) {
+            const i8 v = x[base[o] + offset[r]];
+            best = v > best ? v : best;
         }
+        y[o] = best;
     }
 }
 
