@@ -1,7 +1,8 @@
 """The HLS backend: the int8 Graph (with its `q` records, after fuse) rendered as a Vitis HLS C++ project over the
 header-only kernels in runtime/hls/, for FPGA parts (targets carry a `settings.HlsSettings`).
 
-- `layers`: which kernel renders each node, with its config record (`configs`) and ROM tables; refusals by name;
+- `layers`: which kernel renders each node (builders in `layers_compute`, `layers_reduce`, `layers_movement`, over
+  the vocabulary of `plan`), with its config record (`configs`) and ROM tables; refusals by name;
 - `render`, `parallel`, `stream`: the C++ files, io_parallel (arrays) or io_stream (hls::stream under DATAFLOW);
 - `estimate`: DSP / BRAM / LUT / FF, II and latency, and the fit check against the part;
 - `project`: the testbench with test vectors and build_prj.tcl; `csim`: g++ C-simulation; `artifact`: the Artifact.

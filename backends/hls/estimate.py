@@ -19,14 +19,14 @@ the measurement.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 from edgelower.errors import EdgelowerError
 from edgelower.ir.graph import Graph, Op
 
 from edgelower.backends.hls import configs as cfg
-from edgelower.backends.hls.layers import LayerPlan, Rom
+from edgelower.backends.hls.plan import LayerPlan, Rom
 from edgelower.backends.hls.settings import HlsSettings
 
 BRAM_BITS = 18 * 1024

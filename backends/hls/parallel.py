@@ -9,7 +9,7 @@ from __future__ import annotations
 from edgelower.backends.writer import CodeWriter
 from edgelower.ir.graph import Graph, Op
 
-from edgelower.backends.hls.layers import LayerPlan, element
+from edgelower.backends.hls.plan import LayerPlan, element
 from edgelower.backends.hls.render import Names, io_ports, node_comment, render_call, signature
 
 

@@ -15,7 +15,7 @@ from edgelower.backends.writer import CodeWriter
 from edgelower.interp import run_graph
 from edgelower.ir.graph import DType, Graph
 
-from edgelower.backends.hls.layers import element
+from edgelower.backends.hls.plan import element
 from edgelower.backends.hls.render import io_ports
 from edgelower.backends.hls.settings import HlsSettings
 

@@ -21,7 +21,7 @@ from edgelower.ir.graph import DType, Graph
 from edgelower.ir.names import sanitize
 
 from edgelower.backends.hls.configs import render_config
-from edgelower.backends.hls.layers import Call, LayerPlan, Rom
+from edgelower.backends.hls.plan import Call, LayerPlan, Rom
 
 IO_TYPES = ("io_parallel", "io_stream")
 KERNEL_HEADERS = ("el_hls.h",)
@@ -142,7 +142,7 @@ def io_ports(graph: Graph) -> list[tuple[str, str, str]]:
 
 
 def signature(graph: Graph, prefix: str, io_type: str) -> str:
-    from edgelower.backends.hls.layers import element
+    from edgelower.backends.hls.plan import element
 
     params = []
     for port, value, direction in io_ports(graph):

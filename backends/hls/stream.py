@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelower.backends.writer import CodeWriter
-from edgelower.ir.graph import Graph, Op
+from edgelower.ir.graph import Graph
 
-from edgelower.backends.hls.layers import LayerPlan, element
+from edgelower.backends.hls.plan import LayerPlan, element
 from edgelower.backends.hls.render import Names, io_ports, node_comment, render_call, signature
 
 SHALLOW = 2
