@@ -153,7 +153,7 @@ class Report:
 
     def __str__(self) -> str:
         summary = self.summary()
-        width = max(16, *(len(k) + 2 for k, _ in summary))
+        width = max(16, *(len(k) + 1 for k, _ in summary))
         head = "\n".join(f"{k:<{width}}{v}" for k, v in summary)
         cols = ("#", "op", "node", "output", "MACs", "weights", "live")
         body = [(str(i), r.op, r.name, r.output, f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}")
