@@ -119,13 +119,23 @@ class Report:
     def summary(self) -> list[tuple[str, str]]:
         def kb(n):
             return "n/a" if n is None else f"{n:,} B ({n / 1024:.1f} KiB)"
-        return [("target", self.target), ("arena_bytes", kb(self.arena_bytes)), ("peak_bytes", kb(self.peak_bytes)),
+        return ([("target", self.target), ("arena_bytes", kb(self.arena_bytes)), ("peak_bytes", kb(self.peak_bytes)),
                 ("peak_op", self.peak_text),
                 ("weight_bytes", kb(self.weight_bytes)), ("flash_bytes", kb(self.flash_bytes)),
                 ("sram_bytes", kb(self.sram_bytes)), ("stack_bytes", kb(self.stack_bytes)),
                 ("macs", f"{self.macs:,}"), ("instructions", self._instructions()), ("ops", str(len(self.rows))),
                 ("compile_seconds", f"{self.compile_seconds:.2f}" + (" (render and build cached)" if self.cached
-                                                                     else ""))] + self._patch_summary(kb)
+                                                                     else ""))]
+                + self._patch_summary(kb) + self._extra_summary())
+
+    def _extra_summary(self) -> list[tuple[str, str]]:
+        """The scalar entries of each backend section of `extra` (the HLS backend's estimate), as section.key."""
+        rows = []
+        for section, values in sorted(self.extra.items()):
+            if isinstance(values, dict):
+                rows += [(f"{section}.{key}", f"{value:,}" if isinstance(value, int) else str(value))
+                         for key, value in values.items() if isinstance(value, (int, float, str))]
+        return rows
 
     @property
     def recompute_percent(self) -> float:
@@ -158,7 +168,9 @@ class Report:
         return "\n".join([f"{'stage':<{width}}  seconds"] + [f"{stage:<{width}}  {sec:>7}" for stage, sec in rows])
 
     def __str__(self) -> str:
-        head = "\n".join(f"{k:<16}{v}" for k, v in self.summary())
+        summary = self.summary()
+        width = max(16, *(len(k) + 1 for k, _ in summary))
+        head = "\n".join(f"{k:<{width}}{v}" for k, v in summary)
         if self.stage_seconds:
             head += "\n\n" + self.stage_table()
         cols = ("#", "op", "node", "output", "MACs", "weights B", "live B")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgelower.backends.c.settings import CSettings, Machine
+from edgelower.backends.hls.settings import HlsSettings
 from edgelower.errors import TargetError
 
 KIB, MIB = 1024, 1024 * 1024
@@ -93,6 +94,27 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     _board("nrf52840", _M4, ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 256 * KIB, 1 * MIB,
            "Nordic nRF52840 (Arduino Nano 33 BLE), single-precision FPU"),
 )}
+
+
+# FPGA parts for the HLS backend (docs/hls.md): part number, the fabric clock a design is scheduled for, and the
+# part's DSP slices, 18 Kib block RAMs, UltraRAMs, LUTs and flip-flops (AMD's product tables).
+_FPGA = {
+    "pynq-z2": ("TUL PYNQ-Z2: Zynq-7020", HlsSettings("xc7z020clg400-1", 100.0, 220, 280, 0, 53_200, 106_400,
+                                                      "zynq", "PYNQ-Z2")),
+    "ultra96": ("Avnet Ultra96-V2: Zynq UltraScale+ ZU3EG", HlsSettings("xczu3eg-sbva484-1-i", 200.0, 360, 432, 0,
+                                                                         70_560, 141_120, "zynquplus", "Ultra96-V2")),
+    "zcu104": ("AMD ZCU104: Zynq UltraScale+ ZU7EV", HlsSettings("xczu7ev-ffvc1156-2-e", 200.0, 1_728, 624, 96,
+                                                                  230_400, 460_800, "zynquplus", "ZCU104")),
+    "kv260": ("AMD Kria KV260: K26 SOM (Zynq UltraScale+)", HlsSettings("xck26-sfvc784-2LV-c", 200.0, 1_248, 288, 64,
+                                                                        117_120, 234_240, "zynquplus", "KV260")),
+    "alveo-u250": ("AMD Alveo U250 data-center card", HlsSettings("xcu250-figd2104-2L-e", 300.0, 12_288, 5_376, 1_280,
+                                                                  1_728_000, 3_456_000, "virtexuplus", "Alveo U250")),
+}
+TARGETS.update({name: Target(name, f"{what}, {s.clock_mhz:g} MHz (Vitis HLS C++, C-simulation here)", "hls", s)
+                for name, (what, s) in _FPGA.items()})
+# target="hls": the ZCU104's ZU7EV, a mid-size part most of the zoo fits in either architecture.
+TARGETS["hls"] = replace(TARGETS["zcu104"], name="hls",
+                         description="FPGA default: the ZCU104's ZU7EV, 200 MHz (Vitis HLS C++, C-simulation here)")
 
 
 def get_target(name: str) -> Target:

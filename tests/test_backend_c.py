@@ -37,6 +37,7 @@ from edgelower.backends.artifact import IOSpec, write_files
 from edgelower.runtime.loader import HostModel, build_executable, build_shared_library, run_executable
 from edgelower.ir.schedule import Schedule, linearize
 
+from families import Family
 from strategies import FLOAT_OPS, graph_and_inputs, graphs, inputs_for
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler: apt-get install gcc")
