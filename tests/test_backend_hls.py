@@ -135,7 +135,8 @@ def test_add_sub_and_mul_with_limit_multipliers_and_shifts(io_type):
     z = b.input("z", TensorType((16,), DType.INT8, QParams((0.1,), (0,))))
     for m in MULTIPLIERS:
         for s in (-31, -1, 0):
-            add = AddQ(128, -127, -128, 20, m, s, INT32_MAX - m, -31 - s, m, s)
+            out_m = INT32_MAX - m if m >= 0 else 1 << 30   # a multiplier is an int32: INT32_MAX - MIN is not
+            add = AddQ(128, -127, -128, 20, m, s, out_m, -31 - s, m, s)
             b.output(b.op(Op.ADD, [x, y], {"q": add}))       # same shapes: streamed
             b.output(b.op(Op.SUB, [z, x], {"q": add}))       # broadcast: buffered
         for s in (-31, 0, 30):

@@ -42,9 +42,10 @@ def compile_jet(**options):
 
 
 def cache_entries() -> set:
+    """The build cache's builds: compiled C-simulation binaries, not the compile cache's emitted sources."""
     from edgelower.runtime.loader import cache_root
 
-    return set(cache_root().glob("*")) if cache_root().exists() else set()
+    return {p for p in cache_root().glob("*") if not p.name.startswith("emitted-")} if cache_root().exists() else set()
 
 
 # --- targets -------------------------------------------------------------------------------------------------
