@@ -142,6 +142,19 @@ class Emitter:
             tensor.YieldOp(self.scalar(value, dtype))
         return op.result
 
+    def windows(self, x: ir.Value, out_hw: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                dilation: Sequence[int]) -> ir.Value:
+        """An NCHW input cut to the rows and columns its windows read: linalg's named convolutions and pools
+        require exactly that extent, where the IR (like torch) ignores what the last stride does not reach."""
+        source = ir.RankedTensorType(x.type)
+        n, c, h, w = source.shape
+        need = [(o - 1) * s + (k - 1) * d + 1 for o, k, s, d in zip(out_hw, kernel, stride, dilation)]
+        if need == [h, w]:
+            return x
+        sizes = [n, c, *need]
+        return tensor.ExtractSliceOp(ir.RankedTensorType.get(sizes, source.element_type), x, [], [], [], [0] * 4,
+                                     sizes, [1] * 4).result
+
     def reshape(self, x: ir.Value, to: Sequence[int]) -> ir.Value:
         """The same elements in row-major order under another static shape (no data moves)."""
         source = ir.RankedTensorType(x.type)

@@ -53,19 +53,20 @@ def _activated(E, node: Node, y):
 
 def conv2d(E, node: Node):
     x, w = node.inputs[:2]
-    (n, c, h, wd), (o, cg, kh, kw) = E.shape(x), E.shape(w)
+    (n, c, _, _), (o, cg, kh, kw) = E.shape(x), E.shape(w)
     out = E.types[node.output]
     groups = node.attrs["groups"]
     pt, pl, pb, pr = node.attrs["padding"]
     geometry = {"strides": list(node.attrs["stride"]), "dilations": list(node.attrs["dilation"])}
     xp = E.pad(E.value(x), [0, 0, pt, pl], [0, 0, pb, pr], 0, E.dtype(x))
+    xp = E.windows(xp, out.shape[2:], (kh, kw), node.attrs["stride"], node.attrs["dilation"])
     init = _initial(E, node, (o, 1, 1))
     if groups == 1:
         y = E.linalg.conv_2d_nchw_fchw(xp, E.value(w), outs=[init], **geometry)
     elif groups == c == o:
         y = E.linalg.depthwise_conv_2d_nchw_chw(xp, E.reshape(E.value(w), (o, kh, kw)), outs=[init], **geometry)
     else:
-        hp, wp = h + pt + pb, wd + pl + pr
+        hp, wp = E.ir.RankedTensorType(xp.type).shape[2:]
         grouped = E.reshape(xp, (n, groups, cg, hp, wp))
         weights = E.reshape(E.value(w), (groups, o // groups, cg, kh, kw))
         acc = E.reshape(init, (n, groups, o // groups, *out.shape[2:]))
@@ -100,10 +101,12 @@ def matmul(E, node: Node):
 
 
 def _pool_input(E, node: Node, fill):
-    x = node.inputs[0]
-    _, _, bottom, right = pool_geometry(E.shape(x), node.attrs)
-    pt, pl = node.attrs["padding"][:2]
-    return E.pad(E.value(x), [0, 0, pt, pl], [0, 0, bottom, right], fill, E.dtype(x))
+    """The input padded with `fill` (ceil_mode's overhang included) and cut to what the windows read."""
+    x, attrs = node.inputs[0], node.attrs
+    oh, ow, bottom, right = pool_geometry(E.shape(x), attrs)
+    pt, pl = attrs["padding"][:2]
+    padded = E.pad(E.value(x), [0, 0, pt, pl], [0, 0, bottom, right], fill, E.dtype(x))
+    return E.windows(padded, (oh, ow), attrs["kernel"], attrs["stride"], attrs.get("dilation", (1, 1)))
 
 
 def _lowest(dtype: DType):
