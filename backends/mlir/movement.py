@@ -17,7 +17,7 @@ def reshape(E, node: Node):
 def permute(E, node: Node):
     out = E.types[node.output]
     return E.linalg.transpose(E.value(node.inputs[0]), outs=[E.empty(out.shape, out.dtype)],
-                              permutation=list(node.attrs["perm"]))
+                              permutation=list(node.attrs["perm"])).results[0]
 
 
 def slice_(E, node: Node):
