@@ -8,7 +8,7 @@ Each body computes what `edgelower.interp` defines for the op:
 - integer ops wrap modulo 2^bits (`arith.addi` ...), shifts are arithmetic, comparisons signed;
 - the primitive integer ops of `edgelower.interp.primitives` exactly, in the formulations its docstring gives
   (MUL_HIGH through a type twice as wide, TRUNC_DIV with MIN / -1 made defined, as `arith.divsi` leaves it
-  undefined);
+  undefined, CLZ by binary search, as SPIR-V has no 64-bit count of leading zeros);
 - QUANTIZE / DEQUANTIZE exactly as `Op.QUANTIZE` (float32 division, clamp to [-512, 512], round half away from zero
   with `math.round`, NaN to the zero point) and `Op.DEQUANTIZE`.
 """
@@ -149,7 +149,20 @@ def _where(E, xs, attrs, dtype):
 
 
 def _clz(E, xs, attrs, dtype):
-    return E.math.ctlz(xs[0])
+    """Leading zeros by binary search for the highest set bit (logical shifts of the bit pattern), as the
+    interpreter counts them: `math.ctlz` has no SPIR-V lowering for int64."""
+    a, v = E.arith, xs[0]
+    zero = _zero(E, dtype)
+    length = zero
+    for step in (32, 16, 8, 4, 2, 1):
+        if step >= dtype.bits:
+            continue
+        shifted = a.shrui(v, E.scalar(step, dtype))
+        big = a.cmpi(a.CmpIPredicate.ne, shifted, zero)
+        v = a.select(big, shifted, v)
+        length = a.addi(length, a.select(big, E.scalar(step, dtype), zero))
+    nonzero = a.extui(E.element(dtype), a.cmpi(a.CmpIPredicate.ne, v, zero))
+    return a.subi(a.subi(E.scalar(dtype.bits, dtype), length), nonzero)
 
 
 def _quantize(E, xs, attrs, dtype):
