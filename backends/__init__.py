@@ -4,10 +4,12 @@ imported inside a backend's emit and load, never here."""
 
 from edgelower.backends.c import C_BACKEND
 from edgelower.backends.hls import HLS_BACKEND
+from edgelower.backends.mlir import MLIR_BACKEND
 from edgelower.backends.protocol import Backend
 
 # One explicit entry per backend, in the order `edgelower targets` lists them.
 BACKENDS: dict[str, Backend] = {
     "c": C_BACKEND,
     "hls": HLS_BACKEND,
+    "mlir": MLIR_BACKEND,
 }

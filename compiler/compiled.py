@@ -114,6 +114,21 @@ class CompiledModel:
         Path(path).write_bytes(flatbuffer)
         return Path(path)
 
+    def export_mlir(self, path: str | os.PathLike) -> Path:
+        """Write the compiled graph as linalg-on-tensors MLIR text, built with the upstream MLIR Python bindings and
+        checked by the upstream verifier before it is written (`edgelower.backends.mlir.export`; needs the `mlir`
+        extra). Float and int8 graphs of any target: `q` records become primitive integer ops first. Weights are
+        dense resources; the same model gives the same bytes. Missing parent directories are created."""
+        from edgelower.backends.mlir.export import export_mlir
+
+        if self.graph is None:
+            raise ValueError("this CompiledModel holds no graph (it was loaded from a project directory); "
+                             "export from the model edgelower.compile returned")
+        text = export_mlir(self.graph)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+        return Path(path)
+
     def __repr__(self) -> str:
         sig = ", ".join(f"{s.name}: {s.dtype}{list(s.shape)}" for s in self.inputs)
         return f"<CompiledModel {self.spec.prefix}({sig}) for {self.target.name}, arena {self.report.arena_bytes} B>"

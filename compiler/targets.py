@@ -17,6 +17,7 @@ from typing import Any
 
 from edgelower.backends.c.settings import CSettings, Machine
 from edgelower.backends.hls.settings import HlsSettings
+from edgelower.backends.mlir.settings import IreeSettings
 from edgelower.errors import TargetError
 
 KIB, MIB = 1024, 1024 * 1024
@@ -94,6 +95,24 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     _board("nrf52840", _M4, ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 256 * KIB, 1 * MIB,
            "Nordic nRF52840 (Arduino Nano 33 BLE), single-precision FPU"),
 )}
+
+# IREE (the MLIR backend, docs/mlir.md). iree-cpu is compiled for this CPU's features and runs on one thread, like
+# the host's C. The CUDA target is sm_80 (Ampere) PTX: IREE 3.13's wheel has no sm_90 entry in its GPU target table
+# ("missing GPU target in #hal.executable.target"), and a newer GPU's driver compiles sm_80 PTX for itself. The Vulkan
+# target is NVIDIA Ampere's SPIR-V environment (8-bit storage, int64), which the int8 programs need. IREE's vector
+# distribution pipeline for GPU reductions fails on int64 rows of 64 and more ("failed to distribute": I-BERT's
+# LayerNorm sums), so CUDA reductions take its warp-reduction pipeline.
+_CUDA_FLAGS = ("--iree-cuda-target=sm_80", "--iree-codegen-llvmgpu-use-reduction-vector-distribution=false")
+TARGETS.update({t.name: t for t in (
+    Target("iree-cpu", "this CPU through IREE: linalg-on-tensors compiled for llvm-cpu, run by iree.runtime", "mlir",
+           IreeSettings("llvm-cpu", ("--iree-llvmcpu-target-cpu=host",), "local-sync", "this CPU"), frozenset({"fpu"})),
+    Target("iree-cuda", "NVIDIA GPUs through IREE (CUDA, sm_80 PTX): compiles here, runs where a GPU is", "mlir",
+           IreeSettings("cuda", _CUDA_FLAGS, "cuda", "an NVIDIA GPU with its CUDA driver"), frozenset({"fpu"})),
+    Target("iree-vulkan", "GPUs through IREE (Vulkan SPIR-V, Ampere's environment): compiles here, runs where a "
+           "Vulkan GPU is", "mlir",
+           IreeSettings("vulkan-spirv", ("--iree-vulkan-target=ampere",), "vulkan", "a GPU with a Vulkan driver"),
+           frozenset({"fpu"})),
+)})
 
 
 # FPGA parts for the HLS backend (docs/hls.md): part number, the fabric clock a design is scheduled for, and the

@@ -35,7 +35,7 @@ from strategies import graph_and_inputs
 # The target each backend is tested through on this machine; a "+" names a variant: the target with the compile
 # options in VARIANTS. The HLS backend runs in both architectures on its largest part, where every zoo model it
 # covers fits either way (on smaller parts some only fit io_stream: tests/test_backend_hls_project.py).
-CONFORMANCE_TARGETS = ["host", "alveo-u250", "alveo-u250+io_stream"]
+CONFORMANCE_TARGETS = ["host", "iree-cpu", "alveo-u250", "alveo-u250+io_stream"]
 VARIANTS = {"alveo-u250+io_stream": ("alveo-u250", {"io_type": "io_stream"})}
 
 
