@@ -3,7 +3,8 @@
 
 `build` compiles (cached by content) on any machine; `run` needs the target's device (this CPU for iree-cpu, a GPU
 for iree-cuda and iree-vulkan) and says what is missing where there is none. A saved project holds both files; `load`
-takes the .vmfb back as it is, without compiling again.
+takes the .vmfb back as it is, without compiling again. The compile cache's entries (compiler/compile_cache.py) hold
+the emitted model.mlir only: loaded from there, `build` compiles it (IREE's compiles are cached by content too).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from edgelower.backends.artifact import Artifact, IOSpec
 
-from edgelower.backends.mlir.vmfb import IreeModule, compile_vmfb, compiler_version, read_vmfb
+from edgelower.backends.mlir.vmfb import IreeModule, compile_vmfb, compiler_version
 
 MLIR_FILE, VMFB_FILE = "model.mlir", "model.vmfb"
 
@@ -60,5 +61,5 @@ class IreeArtifact(Artifact):
 
 def load_iree(directory: Path, manifest: dict, target) -> IreeArtifact:
     files = {name: (directory / name).read_text() for name in manifest["files"]}
-    vmfb = read_vmfb(directory / manifest.get("iree", {}).get("vmfb", VMFB_FILE))
-    return IreeArtifact(files, IOSpec.from_dict(manifest), target, vmfb)
+    path = directory / manifest.get("iree", {}).get("vmfb", VMFB_FILE)
+    return IreeArtifact(files, IOSpec.from_dict(manifest), target, path.read_bytes() if path.is_file() else None)

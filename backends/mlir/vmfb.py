@@ -88,9 +88,3 @@ class IreeModule:
             raise ExecutionError(f"the IREE module failed while running: {e}") from e
         results = results if isinstance(results, (tuple, list)) else [results]
         return [np.asarray(r.to_host() if hasattr(r, "to_host") else r) for r in results]
-
-
-def read_vmfb(path: Path) -> bytes:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: an IREE project holds the compiled module beside model.mlir")
-    return path.read_bytes()
