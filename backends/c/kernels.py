@@ -120,8 +120,8 @@ def emit_pool2d(k: KernelContext) -> None:
     (n, c, h, w), (_, _, oh, ow) = k.type(0).shape, k.out.shape
     is_max = k.node.op is Op.MAX_POOL2D
     divisor = a.get("divisor")
-    if divisor is not None and (int(divisor) != divisor or divisor <= 0):
-        raise k.fail(f"AVG_POOL2D divisor {divisor!r} is not a positive integer")
+    if divisor is not None and (int(divisor) != divisor or divisor == 0):
+        raise k.fail(f"AVG_POOL2D divisor {divisor!r} is not a non-zero integer")
     dh, dw = a["dilation"] if is_max else (1, 1)
     p = k.params("el_pool2d_params", {
         "planes": n * c, "in_h": h, "in_w": w, "out_h": oh, "out_w": ow,

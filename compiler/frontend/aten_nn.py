@@ -136,7 +136,10 @@ def _softmax(op: Op):
     """_softmax/_log_softmax (x, dim, half_to_float) and softmax.int/log_softmax.int (x, dim, dtype): the result
     dtype these select is checked against the IR's like every other node's."""
     def convert(cx: Lowering, x, dim, *dtype_args, **dtype_kwargs):
-        return cx.op(op, [x], axis=cx.axis(dim, cx.rank(x)))
+        axis = cx.axis(dim, cx.rank(x))
+        if cx.rank(x) == 0:  # a 0-d tensor is a row of one
+            return cx.reshape(cx.op(op, [cx.reshape(x, (1,))], axis=0), ())
+        return cx.op(op, [x], axis=axis)
     return convert
 
 

@@ -88,7 +88,10 @@ def _reduce(op: Op) -> Converter:
     def convert(cx: Lowering, x, dim=None, keepdim=False, dtype=None):
         if cx.out_dtype not in (None, cx.type(x).dtype):
             raise Unlowerable(f"a reduction from {cx.type(x).dtype.value} to {cx.out_dtype.value}")
-        return cx.op(op, [x], axes=cx.axes(dim, cx.rank(x)), keepdim=bool(keepdim))
+        axes = cx.axes(dim, cx.rank(x))
+        if cx.rank(x) == 0:  # torch reduces a 0-d tensor over dim 0 or -1 to itself
+            return x
+        return cx.op(op, [x], axes=axes, keepdim=bool(keepdim))
     return convert
 
 
@@ -98,7 +101,7 @@ def _reduce_all(op: Op) -> Converter:
 
 def _max_dim(cx: Lowering, x, dim, keepdim=False):
     """max.dim -> (values, indices); only the values are computed."""
-    return cx.op(Op.REDUCE_MAX, [x], axes=cx.axes(dim, cx.rank(x)), keepdim=bool(keepdim)), None
+    return _reduce(Op.REDUCE_MAX)(cx, x, dim, keepdim), None
 
 
 def _identity(cx: Lowering, x, *args, **kwargs):
@@ -129,8 +132,11 @@ def _flatten(cx: Lowering, x, start_dim=0, end_dim=-1):
 
 
 def _squeeze(cx: Lowering, x, dims=None):
-    """squeeze.default/dim/dims: drop the listed size-1 dims (all size-1 dims when none are listed)."""
+    """squeeze.default/dim/dims: drop the listed size-1 dims (all size-1 dims for squeeze.default, none for an
+    empty list)."""
     shape = cx.shape(x)
+    if dims is not None and not isinstance(dims, int) and len(dims) == 0:
+        return x
     axes = cx.axes(dims, len(shape))
     return cx.reshape(x, [d for i, d in enumerate(shape) if not (i in axes and d == 1)])
 
@@ -165,8 +171,11 @@ def _expand(cx: Lowering, x, size, implicit=False):
 
 
 def _cat(cx: Lowering, tensors: Sequence[str], dim=0):
-    # torch.cat skips legacy empty 1-d tensors; the IR has no empty values at all.
-    tensors = [t for t in (cx.tensor(t) for t in tensors) if cx.type(t).numel > 0]
+    # torch.cat skips legacy empty 1-d tensors (shape [0]) beside tensors of another rank; other empty operands
+    # take part (canonicalize drops them once the result's shape is set).
+    tensors = [cx.tensor(t) for t in tensors]
+    if any(cx.rank(t) != 1 for t in tensors):
+        tensors = [t for t in tensors if cx.shape(t) != (0,)]
     if len(tensors) == 1:
         return tensors[0]
     return cx.op(Op.CONCAT, tensors, axis=cx.axis(dim, cx.rank(tensors[0])))

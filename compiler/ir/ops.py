@@ -136,6 +136,9 @@ def _pool2d(ins, attrs):
     ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
     if oh <= 0 or ow <= 0:
         raise IRError(f"pool2d output would be empty ({oh}x{ow})")
+    divisor = attrs.get("divisor")
+    if divisor is not None and (not isinstance(divisor, int) or isinstance(divisor, bool) or divisor == 0):
+        raise IRError(f"avg_pool2d divisor {divisor!r} is not a non-zero integer")
     return [TensorType((n, c, oh, ow), x.dtype)]
 
 

@@ -169,9 +169,9 @@ void el_erf_f32(const el_unary_params *p, const float *x, float *y);
 /* ---- pooling: pool.c ------------------------------------------------------------------------------------ */
 
 /* `planes` = N * C images of in_h x in_w; dilation applies to max pooling only. Windows that run past the
- * declared bottom/right padding (ceil_mode) ignore those positions. Average pooling: `divisor` > 0 overrides;
- * otherwise each window is divided by its extent clipped to the padded input (count_include_pad) or to the
- * input. */
+ * declared bottom/right padding (ceil_mode) ignore those positions. Average pooling: a `divisor` other than 0
+ * overrides (PyTorch's divisor_override, of either sign); otherwise each window is divided by its extent clipped to
+ * the padded input (count_include_pad) or to the input. */
 typedef struct {
     int32_t planes, in_h, in_w, out_h, out_w;
     int32_t kernel_h, kernel_w;
