@@ -307,7 +307,8 @@ def test_arg_extremes_give_the_first_index(case, dtype, keepdim, data):
 
 
 @covers(Op.ADAPTIVE_AVG_POOL2D, Op.ADAPTIVE_MAX_POOL2D)
-@given(st.sampled_from([(Op.ADAPTIVE_AVG_POOL2D, F.adaptive_avg_pool2d), (Op.ADAPTIVE_MAX_POOL2D, F.adaptive_max_pool2d)]),
+@given(st.sampled_from([(Op.ADAPTIVE_AVG_POOL2D, F.adaptive_avg_pool2d),
+                        (Op.ADAPTIVE_MAX_POOL2D, F.adaptive_max_pool2d)]),
        st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.data())
 def test_adaptive_pools_read_torchs_uneven_windows(case, h, w, oh, ow, data):
     op, fn = case

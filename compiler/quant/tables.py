@@ -37,7 +37,8 @@ class TableQ:
             raise ValueError(f"a lookup table holds 256 int8 values, got {len(self.table)}")
 
     def __repr__(self) -> str:  # printed graphs name the function and its range, not 256 numbers
-        return f"TableQ({self.function}, {min(self.table)}..{max(self.table)}, crc32={zlib.crc32(bytes(np.int8(self.table).tobytes())):08x})"
+        crc = zlib.crc32(np.asarray(self.table, np.int8).tobytes())
+        return f"TableQ({self.function}, {min(self.table)}..{max(self.table)}, crc32={crc:08x})"
 
     @classmethod
     def from_reals(cls, function: str, reals: np.ndarray, output_scale: float, output_zp: int) -> "TableQ":
