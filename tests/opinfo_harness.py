@@ -11,6 +11,9 @@ Each sample ends in one of:
 - right: compiled, and the compiled model's outputs equal torch's (shape, dtype, NaN positions; values within
   `TOLERANCE` of the largest finite output magnitude);
 - refused: a clear refusal before anything is built (UnsupportedOpError, CaptureError, BackendUnsupportedError);
+- stateful: refused, for a call that updates state in torch (training-mode batch/instance norm writing running
+  statistics, embedding's max_norm renormalizing the table): a compiled graph is a pure function of its inputs, so
+  these are refused by design and do not count against the compiled rate;
 - wrong: compiled, but a different answer;
 - broken: any other failure (a build failure of generated code, an error at call time, an internal error).
 """
@@ -172,18 +175,28 @@ def close(got: np.ndarray, want: np.ndarray) -> bool:
 class Outcome:
     op: str
     index: int
-    kind: str      # "right", "refused", "wrong", "broken", "skipped"
+    kind: str      # "right", "refused", "stateful", "wrong", "broken", "skipped"
     detail: str = ""
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and bool(((a == b) | ((a != a) & (b != b))).all())
 
 
 def run_sample(opinfo, index: int, sample) -> Outcome:
     name = opinfo.name + (f".{opinfo.variant_test_name}" if opinfo.variant_test_name else "")
     module = SampleModule(opinfo.op, sample)
+    state = [*module.inputs, *module.buffers()]
+    before, versions = [t.clone() for t in state], [t._version for t in state]
     with torch.no_grad():
         try:
             expected = _outputs(module(*module.inputs))
         except Exception as e:  # not a valid call of the op: nothing to hold edgelower to
             return Outcome(name, index, "skipped", f"torch: {type(e).__name__}")
+        # torch wrote a tensor it was given: its values changed, or an in-place write bumped its version
+        stateful = any(t._version != v or not _same(t, b) for t, v, b in zip(state, versions, before))
+        for t, original in zip(state, before):  # edgelower compiles the call torch was given
+            t.copy_(original)
     if expected is None or any(t.dtype not in (torch.float32, torch.int64, torch.int32, torch.bool) for t in expected):
         return Outcome(name, index, "skipped", "outputs are not tensors edgelower returns")
     try:
@@ -191,7 +204,7 @@ def run_sample(opinfo, index: int, sample) -> Outcome:
             warnings.simplefilter("ignore")
             cm = edgelower.compile(module, module.inputs)
     except REFUSALS as e:
-        return Outcome(name, index, "refused", str(e).splitlines()[0])
+        return Outcome(name, index, "stateful" if stateful else "refused", str(e).splitlines()[0])
     except Exception as e:
         return Outcome(name, index, "broken", f"compile: {type(e).__name__}: {str(e)[:300]}")
     try:

@@ -45,4 +45,5 @@ def test_every_claimed_op_is_right_or_refused_at_capture():
     outcomes = run_all(8)
     counts = collections.Counter(o.kind for o in outcomes)
     assert counts["wrong"] == 0 and counts["broken"] == 0, _report(outcomes)
+    # calls that update torch's state ("stateful") are refused by design and left out of the compiled rate
     assert counts["right"] >= 0.95 * (counts["right"] + counts["refused"]), (dict(counts), _report(outcomes))

@@ -95,9 +95,17 @@ def _pow(cx: Lowering, x, exponent):
 
 
 def _round(cx: Lowering, x, decimals=0):
-    if decimals:
-        raise Unlowerable(f"decimals={decimals}")
-    return cx.op(Op.ROUND, [x])
+    """round(x, decimals) as torch's float32 kernel computes it: rint(x * 10^d) / 10^d, or for d < 0
+    rint(x / 10^-d) * 10^-d, each step one float32 operation (the power itself is exact in float32 for |d| <= 10)."""
+    if not decimals:
+        return cx.op(Op.ROUND, [x])
+    if abs(decimals) > 10 or cx.out_dtype is not DType.FLOAT32:
+        raise Unlowerable(f"decimals={decimals} on {cx.out_dtype.value if cx.out_dtype else 'this dtype'} "
+                          "(float32 and |decimals| <= 10 are supported)")
+    power = cx.scalar(float(10 ** abs(decimals)))
+    if decimals > 0:
+        return cx.op(Op.DIV, [cx.op(Op.ROUND, [cx.op(Op.MUL, [x, power])]), power])
+    return cx.op(Op.MUL, [cx.op(Op.ROUND, [cx.op(Op.DIV, [x, power])]), power])
 
 
 def _leaky_relu(cx: Lowering, x, negative_slope=0.01):
