@@ -70,7 +70,7 @@ class IOSpec:
             raise ValueError(f"the model takes {len(self.inputs)} input(s) ({names}), got {len(inputs)}")
         arrays = []
         for s, x in zip(self.inputs, inputs):
-            a = np.ascontiguousarray(x)
+            a = np.asarray(x, order="C")  # not ascontiguousarray, which makes a 0-d array 1-d
             if a.shape != s.shape or a.dtype != s.dtype:
                 raise ValueError(f"input %{s.name}: expected {s.dtype}{list(s.shape)}, got {a.dtype}{list(a.shape)}")
             arrays.append(a)

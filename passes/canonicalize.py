@@ -1,7 +1,12 @@
 """Fold constants, remove no-ops and merge data-movement chains, drop dead code.
 
 Pre: a well-formed graph.
-Post: nothing left to fold (within MAX_FOLD_GROWTH), no no-op, no RESHAPE/PERMUTE chain, no dead code; I/O names kept.
+Post: nothing left to fold (within MAX_FOLD_GROWTH), no no-op, no RESHAPE/PERMUTE chain, no dead code; I/O names kept;
+no node reads or writes a value without elements (zero-size values are constants, or unread graph inputs).
+
+A value with no elements holds no data: whatever computes it is an empty constant, and a node that reads only such
+values and constants (a sum over an empty axis, a product of [n, 0] by [0, m]) is a constant too, whatever its
+size. So kernels never see an empty tensor, and backends need no special case for one.
 
 A no-op whose output is a graph output and whose input is a graph input (or another output) stays: it is the copy
 that keeps the two names apart. Any other output that would become an alias gives its name to the value instead.
@@ -36,6 +41,31 @@ def fold_constant(node: Node, ctx: RewriteContext) -> Rewrite | None:
     # graph output is renamed.
     return Rewrite(constants={o: np.asarray(r, dtype=ctx.type(o).dtype.numpy) for o, r in zip(node.outputs, results)},
                    types={o: ctx.type(o) for o in node.outputs})
+
+
+def fold_empty(node: Node, ctx: RewriteContext) -> Rewrite | None:
+    """Outputs without elements become empty constants; a node reading only empty values and constants is folded
+    on zeros of its empty inputs (they hold no element to read)."""
+    if all(ctx.type(o).numel == 0 for o in node.outputs):
+        return Rewrite(constants={o: np.zeros(ctx.type(o).shape, ctx.type(o).dtype.numpy) for o in node.outputs},
+                       types={o: ctx.type(o) for o in node.outputs})
+    empty = [ctx.type(i).numel == 0 for i in node.inputs]
+    if not any(empty) or not all(e or ctx.constant(i) is not None for i, e in zip(node.inputs, empty)):
+        return None
+    arrays = [np.zeros(ctx.type(i).shape, ctx.type(i).dtype.numpy) if e else ctx.constant(i)
+              for i, e in zip(node.inputs, empty)]
+    results = evaluate_node(node, arrays)
+    return Rewrite(constants={o: np.asarray(r, dtype=ctx.type(o).dtype.numpy) for o, r in zip(node.outputs, results)},
+                   types={o: ctx.type(o) for o in node.outputs})
+
+
+def drop_empty_concat_operands(node: Node, ctx: RewriteContext) -> Rewrite | None:
+    """CONCAT of some empty operands: the others alone (the empty ones add nothing along the axis)."""
+    kept = [i for i in node.inputs if ctx.type(i).numel > 0]
+    if len(kept) == len(node.inputs) or not kept:
+        return None
+    return Rewrite(nodes=(Node(Op.CONCAT, tuple(kept), node.outputs, node.attrs, node.name, node.source),),
+                   types={node.output: ctx.type(node.output)})
 
 
 def _alias_if_same_type(node: Node, ctx: RewriteContext, value: str) -> Rewrite | None:
@@ -117,7 +147,8 @@ def merge_permutes(node: Node, ctx: RewriteContext) -> Rewrite | None:
                                node.source),), types={node.output: ctx.type(node.output)})
 
 
-rules_fold = [Rule("fold_constant", tuple(Op), fold_constant)]
+rules_fold = [Rule("fold_constant", tuple(Op), fold_constant), Rule("fold_empty", tuple(Op), fold_empty),
+              Rule("drop_empty_concat_operands", Op.CONCAT, drop_empty_concat_operands)]
 
 rules_noop = [
     Rule("remove_same_type_move", (Op.RESHAPE, Op.EXPAND, Op.SLICE, Op.UPSAMPLE_NEAREST), remove_same_type_move),

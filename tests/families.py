@@ -7,6 +7,7 @@ import numpy as np
 
 from edgelower.ir.graph import DType, Graph, GraphBuilder, Op, TensorType
 from edgelower.quant.records import RequantQ
+from edgelower.quant.tables import TableQ
 
 
 class Family:
@@ -52,6 +53,8 @@ def elementwise_family(f: Family) -> None:
         f.out(op, [c, a])
     f.out(Op.DIV, [a, c])
     f.out(Op.ADD, [a, f.b.constant("s", np.float32(0.25))])
+    f.out(Op.POW, [c, a])
+    f.out(Op.POW, [a, f.b.constant("e", np.float32(3.0))])
 
 
 def activation_family(f: Family) -> None:
@@ -60,6 +63,8 @@ def activation_family(f: Family) -> None:
         f.out(op, [x])
     for op in (Op.LOG, Op.SQRT, Op.RSQRT):
         f.out(op, [positive])
+    for op in (Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC):
+        f.out(op, [x])
     f.out(Op.GELU, [x], {"approximate": "none"})
     f.out(Op.GELU, [x], {"approximate": "tanh"})
     f.out(Op.CLAMP, [x], {"min": -1.0, "max": 2.5})
@@ -74,6 +79,9 @@ def pool_family(f: Family) -> None:
     f.out(Op.AVG_POOL2D, [x], {"kernel": (3, 3), "stride": (2, 3), "padding": (1, 1, 0, 1),
                                "count_include_pad": False})
     f.out(Op.AVG_POOL2D, [x], {"kernel": (2, 2), "stride": (2, 2), "divisor": 3})
+    f.out(Op.AVG_POOL2D, [x], {"kernel": (2, 3), "stride": (1, 2), "divisor": -2})
+    f.out(Op.ADAPTIVE_AVG_POOL2D, [x], {"size": (5, 3)})
+    f.out(Op.ADAPTIVE_MAX_POOL2D, [x], {"size": (3, 5)})
 
 
 def reduce_family(f: Family) -> None:
@@ -83,6 +91,18 @@ def reduce_family(f: Family) -> None:
     f.out(Op.SUM, [x], {"axes": (1,)})
     f.out(Op.SUM, [x], {"axes": (0, 1, 2, 3)})
     f.out(Op.REDUCE_MAX, [x], {"axes": (3, 1), "keepdim": True})
+    f.out(Op.REDUCE_MIN, [x], {"axes": (0, 2)})
+    f.out(Op.ARGMAX, [x], {"axis": 2})
+    f.out(Op.ARGMIN, [x], {"axis": 3, "keepdim": True, "out_dtype": "int32"})
+
+
+def select_family(f: Family) -> None:
+    a, b = f.input((2, 3, 4)), f.input((3, 1))
+    for predicate in ("lt", "le", "gt", "ge", "eq", "ne"):
+        f.out(Op.COMPARE, [a, f.b.constant("t", np.float32(0.125))], {"predicate": predicate})
+    mask = f.out(Op.COMPARE, [a, b], {"predicate": "gt"})
+    f.out(Op.WHERE, [mask, a, b])
+    f.out(Op.WHERE, [mask, f.b.constant("zero", np.float32(0.0)), a])
 
 
 def movement_family(f: Family) -> None:
@@ -96,6 +116,11 @@ def movement_family(f: Family) -> None:
     f.out(Op.UPSAMPLE_NEAREST, [f.input((1, 2, 3, 2))], {"size": (7, 3)})
     f.out(Op.GATHER, [table, f.input((2, 3), 0, 5, np.int64)])
     f.out(Op.GATHER, [table, f.b.constant("idx", np.array([4, 0, 4], np.int32))])
+    f.out(Op.GATHER, [x, f.b.constant("rows", np.array([[2, 0], [1, 2]], np.int64))], {"axis": 1})
+    image = f.input((1, 2, 4, 5))
+    f.out(Op.RESIZE_BILINEAR, [image], {"size": (7, 3)})
+    f.out(Op.RESIZE_BILINEAR, [image], {"size": (3, 8), "align_corners": True})
+    f.out(Op.RESIZE_BILINEAR, [image], {"size": (6, 8), "scale": (0.625, 0.625)})
 
 
 def norm_family(f: Family) -> None:
@@ -116,11 +141,13 @@ def quantize_family(f: Family) -> None:
     f.out(Op.DEQUANTIZE, [q], {"scale": 0.02, "zero_point": 3})
     r = f.out(Op.REQUANTIZE, [q], {"q": RequantQ.from_scales(0.02, 3, 0.05, -7)})
     f.out(Op.DEQUANTIZE, [r], {"scale": 0.05, "zero_point": -7})
+    table = TableQ.from_reals("EXP", np.exp((np.arange(-128, 128) - 3) * np.float32(0.02)), 0.1, -128)
+    f.out(Op.DEQUANTIZE, [f.b.op(Op.LOOKUP, [q], {"q": table})], {"scale": 0.1, "zero_point": -128})
 
 
 FAMILIES = {fn.__name__.removesuffix("_family"): fn for fn in (
-    conv_family, dense_family, elementwise_family, activation_family, pool_family, reduce_family, movement_family,
-    norm_family, quantize_family)}
+    conv_family, dense_family, elementwise_family, activation_family, pool_family, reduce_family, select_family,
+    movement_family, norm_family, quantize_family)}
 
 
 def family(name: str) -> tuple[Graph, list[np.ndarray]]:
@@ -155,6 +182,13 @@ def int8_activation_family(f: Family) -> None:
     x = f.input((3, 17), -4.0, 4.0)
     for op in (Op.RELU, Op.HARDSWISH, Op.HARDSIGMOID, Op.SIGMOID, Op.TANH):
         f.out(op, [x])
+    for op in (Op.EXP, Op.ABS, Op.NEG, Op.ERF, Op.SILU, Op.FLOOR, Op.ROUND):
+        f.out(op, [x])
+    positive = f.input((2, 9), 0.1, 4.0)
+    for op in (Op.LOG, Op.SQRT, Op.RSQRT):
+        f.out(op, [positive])
+    f.out(Op.POW, [x, f.b.constant("e", np.float32(3.0))])
+    f.out(Op.DIV, [f.b.constant("one", np.float32(1.0)), positive])
     f.out(Op.GELU, [x], {"approximate": "none"})
     f.out(Op.CLAMP, [x], {"min": -1.0, "max": 2.5})
 
@@ -165,6 +199,8 @@ def int8_pool_family(f: Family) -> None:
     f.out(Op.AVG_POOL2D, [x], {"kernel": (2, 2), "stride": (2, 2)})
     f.out(Op.AVG_POOL2D, [x], {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1),
                                "count_include_pad": False})
+    f.out(Op.ADAPTIVE_AVG_POOL2D, [x], {"size": (5, 3)})
+    f.out(Op.ADAPTIVE_MAX_POOL2D, [x], {"size": (3, 7)})
 
 
 def int8_reduce_family(f: Family) -> None:
@@ -172,6 +208,17 @@ def int8_reduce_family(f: Family) -> None:
     f.out(Op.MEAN, [x], {"axes": (2, 3), "keepdim": True})
     f.out(Op.SUM, [x], {"axes": (3,)})
     f.out(Op.REDUCE_MAX, [x], {"axes": (1,), "keepdim": True})
+    f.out(Op.REDUCE_MIN, [x], {"axes": (0, 3)})
+    f.out(Op.ARGMAX, [x], {"axis": 3})
+    f.out(Op.ARGMIN, [x], {"axis": 1, "keepdim": True, "out_dtype": "int32"})
+
+
+def int8_select_family(f: Family) -> None:
+    a, b = f.input((2, 3, 4)), f.input((3, 1), -2.0, 2.0)
+    f.out(Op.COMPARE, [a, f.b.constant("t", np.float32(0.3))], {"predicate": "ge"})
+    f.out(Op.COMPARE, [f.b.constant("u", np.float32(-0.2)), a], {"predicate": "lt"})
+    mask = f.b.op(Op.COMPARE, [a, b], {"predicate": "gt"})
+    f.out(Op.WHERE, [mask, a, b])
 
 
 def int8_movement_family(f: Family) -> None:
@@ -182,6 +229,9 @@ def int8_movement_family(f: Family) -> None:
     f.out(Op.CONCAT, [x, x], {"axis": 1})
     f.out(Op.PAD, [x], {"pads": ((0, 0), (0, 0), (1, 1), (2, 0)), "value": 0.0})
     f.out(Op.UPSAMPLE_NEAREST, [x], {"size": (8, 6)})
+    f.out(Op.RESIZE_BILINEAR, [x], {"size": (7, 9)})
+    f.out(Op.RESIZE_BILINEAR, [x], {"size": (3, 6), "align_corners": True})
+    f.out(Op.GATHER, [x, f.b.constant("rows", np.array([3, 0, 3], np.int64))], {"axis": 2})
 
 
 def int8_norm_family(f: Family) -> None:
@@ -192,7 +242,7 @@ def int8_norm_family(f: Family) -> None:
 
 INT8_FAMILIES = {fn.__name__.removeprefix("int8_").removesuffix("_family"): fn for fn in (
     int8_conv_family, int8_dense_family, int8_elementwise_family, int8_activation_family, int8_pool_family,
-    int8_reduce_family, int8_movement_family, int8_norm_family)}
+    int8_reduce_family, int8_select_family, int8_movement_family, int8_norm_family)}
 
 
 def int8_family(name: str) -> tuple[Graph, list[np.ndarray]]:

@@ -92,6 +92,20 @@ def max_pool2d(x, kernel, stride, padding, dilation, lowest):
     xp = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[2]), (padding[1], padding[3])), constant_values=lowest)
     win = sliding_window_view(xp, ((kernel[0] - 1) * dilation[0] + 1, (kernel[1] - 1) * dilation[1] + 1), axis=(2, 3))
     return win[:, :, ::stride[0], ::stride[1], ::dilation[0], ::dilation[1]].max(axis=(4, 5))
+
+
+def adaptive_max_pool2d(x, oh, ow):
+    h, w = x.shape[2:]
+    y = np.empty(x.shape[:2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            rows, cols = slice(i * h // oh, -(-(i + 1) * h // oh)), slice(j * w // ow, -(-(j + 1) * w // ow))
+            y[:, :, i, j] = x[:, :, rows, cols].max(axis=(2, 3))
+    return y
+
+
+def arg_extreme(pick, x, axis, keepdims, dtype):
+    return np.zeros((), dtype) if x.ndim == 0 else pick(x, axis=axis, keepdims=keepdims).astype(dtype)
 '''
 
 Spell = Callable[[Node, Mapping[str, TensorType], list[str], str], str]
@@ -156,6 +170,13 @@ def _upsample(node, types, a, out):
     return f"{a[0]}[:, :, (np.arange({oh}) * {h}) // {oh}][:, :, :, (np.arange({ow}) * {w}) // {ow}]"
 
 
+def _arg_extreme(fn: str) -> Spell:
+    def spell(node, types, a, out):
+        at = _attrs(node)
+        return f"arg_extreme({fn}, {a[0]}, {at['axis']}, {at['keepdim']}, {_dt(types, out)})"
+    return spell
+
+
 PREDICATES = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal", "eq": "equal",
               "ne": "not_equal"}
 
@@ -178,13 +199,15 @@ SPELLINGS: dict[Op, Spell] = {
     Op.CLZ: lambda node, types, a, out: f"clz({a[0]})",
     Op.CONV2D: _conv2d, Op.LINEAR: _linear,
     Op.MATMUL: lambda node, types, a, out: f"wrap(np.matmul(wide({a[0]}), wide({a[1]})), {_dt(types, out)})",
-    Op.SUM: _reduce("sum"), Op.REDUCE_MAX: _reduce("max"), Op.MAX_POOL2D: _max_pool,
+    Op.SUM: _reduce("sum"), Op.REDUCE_MAX: _reduce("max"), Op.REDUCE_MIN: _reduce("min"), Op.MAX_POOL2D: _max_pool,
+    Op.ADAPTIVE_MAX_POOL2D: lambda node, types, a, out: f"adaptive_max_pool2d({a[0]}, *{tuple(_attrs(node)['size'])})",
+    **{op: _arg_extreme(fn) for op, fn in ((Op.ARGMAX, "np.argmax"), (Op.ARGMIN, "np.argmin"))},
     Op.RESHAPE: lambda node, types, a, out: f"{a[0]}.reshape({tuple(_attrs(node)['shape'])})",
     Op.PERMUTE: lambda node, types, a, out: f"{a[0]}.transpose({tuple(_attrs(node)['perm'])})",
     Op.CONCAT: lambda node, types, a, out: f"np.concatenate([{', '.join(a)}], axis={_attrs(node)['axis']})",
     Op.SLICE: _slice, Op.PAD: _pad, Op.UPSAMPLE_NEAREST: _upsample,
     Op.EXPAND: lambda node, types, a, out: f"np.broadcast_to({a[0]}, {tuple(_attrs(node)['shape'])})",
-    Op.GATHER: lambda node, types, a, out: f"{a[0]}[{a[1]}]",
+    Op.GATHER: lambda node, types, a, out: f"np.take({a[0]}, {a[1]}, axis={_attrs(node)['axis']})",
 }
 
 # Float arithmetic beyond exact elementwise ops would need its own rounding contract; this backend has none.

@@ -156,6 +156,11 @@ def _clamp_attrs(draw, x: TensorType):
     return {"min": lo, "max": hi}
 
 
+def _resample_size(x: TensorType) -> st.SearchStrategy:
+    """An output (height, width) of a resampling op: smaller, equal or larger, dividing the input or not."""
+    return st.tuples(st.integers(1, 2 * x.shape[2]), st.integers(1, 2 * x.shape[3]))
+
+
 def _axis(x: TensorType) -> st.SearchStrategy:
     return st.integers(0, len(x.shape) - 1)
 
@@ -165,7 +170,11 @@ _ATTRIBUTES: dict[Op, Callable[..., st.SearchStrategy]] = {
     Op.GELU: lambda x: st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}),
     Op.MAX_POOL2D: lambda x: _pool_attrs(x, avg=False),
     Op.AVG_POOL2D: lambda x: _pool_attrs(x, avg=True),
-    Op.MEAN: _axes_attrs, Op.SUM: _axes_attrs, Op.REDUCE_MAX: _axes_attrs,
+    Op.MEAN: _axes_attrs, Op.SUM: _axes_attrs, Op.REDUCE_MAX: _axes_attrs, Op.REDUCE_MIN: _axes_attrs,
+    Op.ADAPTIVE_AVG_POOL2D: lambda x: _resample_size(x).map(lambda size: {"size": size}),
+    Op.ADAPTIVE_MAX_POOL2D: lambda x: _resample_size(x).map(lambda size: {"size": size}),
+    Op.RESIZE_BILINEAR: lambda x: st.fixed_dictionaries({"size": _resample_size(x),
+                                                         "align_corners": st.booleans()}),
     Op.RESHAPE: _reshape_attrs,
     Op.PERMUTE: lambda x: st.permutations(range(len(x.shape))).map(lambda p: {"perm": tuple(p)}),
     Op.CONCAT: lambda x: st.fixed_dictionaries({"axis": _axis(x)}),
@@ -312,6 +321,23 @@ def _of_positive(bound: Callable[[float, float], float]):
         p, c = s.positive(x)
         return p and s.node(op, [p], None, bound(s.bound[x], c))
     return make
+
+
+def _pow(s: _State, op: Op, x: str) -> str | None:
+    """x ** 2 or x ** 3 of any x, or (abs(x) + c) ** 0.5 (a fractional power of a negative base is NaN)."""
+    exponent = s.draw(st.sampled_from([2.0, 3.0, 0.5]))
+    base, c = s.positive(x) if exponent == 0.5 else (x, 0.0)
+    e = s.const("exponent", np.float32(exponent))
+    return base and s.node(op, [base, e], None, (s.bound[x] + c) ** exponent)
+
+
+def _where(s: _State, op: Op, x: str) -> str | None:
+    """where(x > t, x, y): the mask is built beside the values, so no other op reads a bool."""
+    threshold = s.const("t", np.float32(s.draw(st.sampled_from([0.0, 0.25, -0.5]))))
+    mask = s.builder.op(Op.COMPARE, [x, threshold], {"predicate": s.draw(st.sampled_from(["gt", "le", "ne"]))})
+    y = s.operand(x)
+    a, b = (x, y) if s.draw(st.booleans()) else (y, x)
+    return s.node(op, [mask, a, b], None, max(s.bound[x], s.bound[y]))
 
 
 def _binary(bound: Callable[[float, float], float], fills: Sequence[str]):
@@ -472,11 +498,18 @@ _GENERATORS: dict[Op, tuple[Callable[[TensorType], bool], Callable[[_State, Op, 
     Op.NEG: (_any, _unary(lambda b: b)),
     Op.ABS: (_any, _unary(lambda b: b)),
     Op.ERF: (_any, _unary(lambda b: 1.0)),
+    **{op: (_any, _unary(lambda b: b + 1.0)) for op in (Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC)},
+    Op.POW: (_any, _pow),
+    Op.WHERE: (_any, _where),
     Op.MAX_POOL2D: (_rank(4), _pool),
     Op.AVG_POOL2D: (_rank(4), _pool),
     Op.MEAN: (_rank_at_least(1), _reduce),
     Op.SUM: (_rank_at_least(1), _reduce),
     Op.REDUCE_MAX: (_rank_at_least(1), _reduce),
+    Op.REDUCE_MIN: (_rank_at_least(1), _reduce),
+    Op.ADAPTIVE_AVG_POOL2D: (_rank(4), _unary(lambda b: b)),
+    Op.ADAPTIVE_MAX_POOL2D: (_rank(4), _unary(lambda b: b)),
+    Op.RESIZE_BILINEAR: (_rank(4), _unary(lambda b: b)),
     Op.RESHAPE: (_any, _chain),
     Op.PERMUTE: (_rank_at_least(1), _chain),
     Op.CONCAT: (_rank_at_least(1), _concat),
@@ -492,8 +525,8 @@ _GENERATORS: dict[Op, tuple[Callable[[TensorType], bool], Callable[[_State, Op, 
     Op.BATCH_NORM: (_rank_at_least(2), _batch_norm),
 }
 
-# The ops `graphs` draws from: every float op, on float32 values (GATHER's indices are int64 constants). Integer
-# ops (and their passes) get their own generators beside these.
+# The ops `graphs` draws from: every float op, on float32 values (GATHER's indices are int64 constants, WHERE's mask a
+# COMPARE that no other op reads). Integer ops (and their passes) get their own generators beside these.
 FLOAT_OPS: frozenset[Op] = frozenset(_GENERATORS)
 
 

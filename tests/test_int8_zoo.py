@@ -27,8 +27,9 @@ from lanes import zoo_params
 
 NAMES = [n for n in zoo.names() if not zoo.MODELS[n].large]
 # Integer forms TFLite Micro has no kernel for: the I-BERT softmax/GELU/LayerNorm of the transformers, HARDSIGMOID
-# lowered to a bare REQUANTIZE (mnasnet-w0.5's gates), SUM as a rescaled MEAN (two-tower), int8 GATHER.
-NOT_IN_TFLM = {"vit-tiny", "transformer-block", "mnasnet-w0.5-r128", "two-tower", "embed-classifier"}
+# lowered to a bare REQUANTIZE (mnasnet-w0.5's gates); and an int64 model input (embed-classifier's token ids: TFLite
+# Micro's GATHER takes int32 positions).
+NOT_IN_TFLM = {"vit-tiny", "transformer-block", "mnasnet-w0.5-r128", "embed-classifier"}
 CORES = ("cortex-m0", "cortex-m4", "cortex-m7", "cortex-m55")
 FITS_M0 = {"mlp", "two-tower"}  # the micro:bit has 16 KiB of RAM
 

@@ -185,6 +185,23 @@ def test_float_unary(op, data):
     assert_close(run_op(op, [x]), FLOAT_UNARY[op](t(x)))
 
 
+ROUNDINGS = {Op.FLOOR: torch.floor, Op.CEIL: torch.ceil, Op.ROUND: torch.round, Op.TRUNC: torch.trunc}
+
+
+@covers(*ROUNDINGS)
+@given(st.sampled_from(sorted(ROUNDINGS, key=lambda op: op.name)),
+       hnp.arrays(np.float32, shapes, elements=st.one_of(floats(-100, 100), st.sampled_from([0.5, -0.5, 2.5, -3.5]))))
+def test_roundings(op, x):
+    assert_exact(run_op(op, [x]), ROUNDINGS[op](t(x)))  # ROUND: half to even, as torch
+
+
+@covers(Op.POW)
+@given(hnp.arrays(np.float32, shapes, elements=floats(-4, 4)), st.sampled_from([0.0, 1.0, 2.0, 3.0, -1.0, 0.5, 1.7]))
+def test_pow_with_a_scalar_exponent(x, exponent):
+    e = np.full((1,), exponent, np.float32)
+    assert_close(run_op(Op.POW, [x, e]), torch.pow(t(x), t(e)))  # NaN for a negative base and a fractional power
+
+
 @covers(Op.GELU)
 @given(st.sampled_from(["none", "tanh"]), hnp.arrays(np.float32, shapes, elements=floats(-30, 30)))
 def test_gelu(approximate, x):
@@ -259,7 +276,7 @@ def test_pools_with_asymmetric_padding_equal_explicit_padding(case, pads, op):
     np.testing.assert_allclose(got, run_op(op, [xp], {**attrs, "padding": (0, 0, 0, 0)}), rtol=1e-6)
 
 
-REDUCTIONS = {Op.MEAN: torch.mean, Op.SUM: torch.sum, Op.REDUCE_MAX: torch.amax}
+REDUCTIONS = {Op.MEAN: torch.mean, Op.SUM: torch.sum, Op.REDUCE_MAX: torch.amax, Op.REDUCE_MIN: torch.amin}
 
 
 @covers(*REDUCTIONS)
@@ -272,10 +289,48 @@ def test_reductions(op, dtype, keepdim, data):
     axes = tuple(sorted(data.draw(st.sets(st.integers(0, x.ndim - 1), min_size=1))))
     ref = REDUCTIONS[op](t(x), dim=axes, keepdim=keepdim).to(t(x).dtype)  # torch sums int32 into int64; the IR wraps
     got = run_op(op, [x], {"axes": axes, "keepdim": keepdim})
-    if dtype == np.float32 and op is not Op.REDUCE_MAX:
+    if dtype == np.float32 and op not in (Op.REDUCE_MAX, Op.REDUCE_MIN):
         assert_close(got, ref, scale=float(REDUCTIONS[op](t(np.abs(x)), dim=axes).max()))
     else:
         assert_exact(got, ref)
+
+
+@covers(Op.ARGMAX, Op.ARGMIN)
+@given(st.sampled_from([(Op.ARGMAX, torch.argmax), (Op.ARGMIN, torch.argmin)]), st.sampled_from([np.float32, np.int8]),
+       st.booleans(), st.data())
+def test_arg_extremes_give_the_first_index(case, dtype, keepdim, data):
+    op, fn = case
+    x = data.draw(tensors(dtype, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)))
+    x = np.round(x / 8) if dtype == np.float32 else x // 64  # ties, so that "the first" is tested
+    axis = data.draw(st.integers(0, x.ndim - 1))
+    assert_exact(run_op(op, [x], {"axis": axis, "keepdim": keepdim}), fn(t(x), dim=axis, keepdim=keepdim))
+
+
+@covers(Op.ADAPTIVE_AVG_POOL2D, Op.ADAPTIVE_MAX_POOL2D)
+@given(st.sampled_from([(Op.ADAPTIVE_AVG_POOL2D, F.adaptive_avg_pool2d),
+                        (Op.ADAPTIVE_MAX_POOL2D, F.adaptive_max_pool2d)]),
+       st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.data())
+def test_adaptive_pools_read_torchs_uneven_windows(case, h, w, oh, ow, data):
+    op, fn = case
+    x = data.draw(dense((2, 3, h, w), -10, 10))
+    assert_close(run_op(op, [x], {"size": (oh, ow)}), fn(t(x), (oh, ow)))
+
+
+@covers(Op.RESIZE_BILINEAR)
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 12), st.integers(1, 12), st.booleans(), st.data())
+def test_resize_bilinear_is_torchs(h, w, oh, ow, align_corners, data):
+    x = data.draw(dense((1, 2, h, w), -10, 10))
+    ref = F.interpolate(t(x), size=(oh, ow), mode="bilinear", align_corners=align_corners)
+    assert_close(run_op(Op.RESIZE_BILINEAR, [x], {"size": (oh, ow), "align_corners": align_corners}), ref)
+
+
+@given(st.integers(2, 6), st.integers(2, 6), st.sampled_from([0.5, 1.5, 1.7, 2.0, 3.3]), st.data())
+def test_resize_bilinear_steps_by_torchs_scale_factor(h, w, factor, data):
+    x = data.draw(dense((1, 1, h, w), -10, 10))
+    ref = F.interpolate(t(x), scale_factor=factor, mode="bilinear", recompute_scale_factor=False)
+    step = float(np.float32(1.0 / factor))
+    got = run_op(Op.RESIZE_BILINEAR, [x], {"size": tuple(ref.shape[2:]), "scale": (step, step)})
+    assert_close(got, ref)
 
 
 @covers(Op.RESHAPE)
@@ -363,6 +418,14 @@ def test_gather(vocab, dim, index_dtype, table_dtype, data):
     idx = data.draw(hnp.arrays(index_dtype, hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
                                elements=st.integers(0, vocab - 1)))
     assert_exact(run_op(Op.GATHER, [table, idx]), F.embedding(t(idx), t(table)))
+
+
+@given(st.sampled_from([np.float32, np.int8]), st.data())
+def test_gather_along_any_axis_is_index_select(dtype, data):
+    x = data.draw(tensors(dtype, hnp.array_shapes(min_dims=1, max_dims=4, max_side=4)))
+    axis = data.draw(st.integers(0, x.ndim - 1))
+    idx = data.draw(hnp.arrays(np.int64, st.integers(0, 5), elements=st.integers(0, x.shape[axis] - 1)))
+    assert_exact(run_op(Op.GATHER, [x, idx], {"axis": axis}), torch.index_select(t(x), axis, t(idx)))
 
 
 def test_gather_rejects_out_of_range_indices():

@@ -102,8 +102,13 @@ def test_single_ops_match_float_on_the_grid(op_graph, seed):
             assert steps <= OP_LSB[op], f"{op.name}: output %{name} is {steps} steps off"
 
 
+# Step functions move a whole unit when quantizing the input moves it across a step: no SQNR bound holds for them
+# on random data. They are exact on the int8 grid (test_single_ops_match_float_on_the_grid) instead.
+STEPS = frozenset({Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC})
+
+
 @PROPERTY
-@given(graphs(ops=INTEGER_OPS, max_nodes=8), st.integers(0, 2 ** 16))
+@given(graphs(ops=INTEGER_OPS - STEPS, max_nodes=8), st.integers(0, 2 ** 16))
 def test_random_graphs_stay_close_to_float(graph, seed):
     calibration = calibration_for(graph, 4, seed)
     try:
@@ -169,7 +174,7 @@ def test_concat_requantizes_only_the_inputs_with_other_parameters():
 def test_unlowerable_ops_are_all_named_with_node_and_line():
     b = GraphBuilder("mixed")
     x = b.input("x", TensorType((2, 3)))
-    e = b.op(Op.EXP, [x], hint="e", source="model.py:7: y = x.exp()")
+    e = b.op(Op.LOG_SOFTMAX, [x], {"axis": 0}, hint="e", source="model.py:7: y = x.log_softmax(0)")
     r = b.op(Op.RELU, [e], hint="r")
     b.output(b.op(Op.LOG_SOFTMAX, [r], {"axis": 1}, hint="ls", source="model.py:9: return y.log_softmax(1)"))
     graph = b.build()
@@ -177,7 +182,8 @@ def test_unlowerable_ops_are_all_named_with_node_and_line():
     with pytest.raises(IntegerLoweringError) as info:
         lower_integer(quantized)
     message = str(info.value)
-    assert "EXP: EXP has no integer-only lowering (node e)" in message and "model.py:7: y = x.exp()" in message
+    assert "LOG_SOFTMAX: LOG_SOFTMAX has no integer-only lowering (node e)" in message
+    assert "model.py:7: y = x.log_softmax(0)" in message
     assert "LOG_SOFTMAX" in message and "(node ls)" in message and "model.py:9" in message
     assert "int_only=False" in message and "RELU" not in message.split("Nothing")[0]
     assert sorted(u.node for u in info.value.items) == ["e", "ls"]
@@ -187,7 +193,7 @@ def test_int_only_false_keeps_float_islands_between_dequantize_and_quantize():
     b = GraphBuilder("island")
     x = b.input("x", TensorType((2, 3)))
     w = b.constant("w", np.full((3, 3), 0.5, np.float32))
-    e = b.op(Op.EXP, [b.op(Op.LINEAR, [x, w], hint="fc")], hint="e")
+    e = b.op(Op.LOG_SOFTMAX, [b.op(Op.LINEAR, [x, w], hint="fc")], {"axis": 1}, hint="e")
     b.output(b.op(Op.LINEAR, [e, w], hint="out"))
     graph = b.build()
     calibration = calibration_for(graph, 4, 3)
@@ -197,7 +203,7 @@ def test_int_only_false_keeps_float_islands_between_dequantize_and_quantize():
     with pytest.raises(IRError, match="DEQUANTIZE"):
         verify(mixed, integer_only=True)
     ops = [n.op for n in mixed.nodes]
-    assert ops == [Op.LINEAR, Op.REQUANTIZE, Op.DEQUANTIZE, Op.EXP, Op.QUANTIZE, Op.LINEAR, Op.REQUANTIZE]
+    assert ops == [Op.LINEAR, Op.REQUANTIZE, Op.DEQUANTIZE, Op.LOG_SOFTMAX, Op.QUANTIZE, Op.LINEAR, Op.REQUANTIZE]
     for sample in calibration:
         want = run_graph(graph, list(sample))[0]
         got = run_dequantized(mixed, sample)[0]

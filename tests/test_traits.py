@@ -14,6 +14,7 @@ from edgelower.ir.traits import TRAITS, IntegerForm, OpTraits, ops_where, traits
 from edgelower.ir.views import VIEWS
 from edgelower.passes import PIPELINES, run_pipeline
 from edgelower.passes.integer.lower_integer import INTEGER_FORMS, LowerIntegerOptions
+from edgelower.passes.integer.lower_selections import SELECTIONS
 from edgelower.passes.integer.quantize import QuantizeOptions
 from edgelower.passes.patches import tile_patches
 
@@ -28,10 +29,11 @@ def test_every_op_has_every_trait_decided():
 
 
 def test_integer_forms_are_the_ops_lower_integer_lowers():
-    """An op has an integer form exactly when lower_integer has a lowering for it; DIV is only lowered as the fold
-    of a constant positive scale into a requantization, and REQUANTIZE is itself the integer form."""
+    """An op has an integer form exactly when lower_integer has a lowering for it (at a QUANTIZE, or for the ops
+    whose result is not quantized, SELECTIONS); DIV is only lowered as the fold of a constant positive scale into a
+    requantization or as a reciprocal's table, and REQUANTIZE and LOOKUP are themselves integer forms."""
     with_form = {op for op in Op if traits(op).integer is not IntegerForm.NONE}
-    assert with_form ^ set(INTEGER_FORMS) == {Op.DIV, Op.REQUANTIZE}
+    assert with_form ^ (set(INTEGER_FORMS) | set(SELECTIONS)) == {Op.DIV, Op.REQUANTIZE, Op.LOOKUP}
 
 
 def test_the_primitive_ops_are_a_trait():

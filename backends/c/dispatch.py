@@ -10,14 +10,19 @@ from edgelower.ir.graph import DType, Node, Op, TensorType
 from edgelower.ir.traits import IntegerForm, is_integer, traits
 
 from edgelower.backends.c.context import KernelContext
-from edgelower.backends.c.kernels import ANY_DTYPE, KERNELS
+from edgelower.backends.c.kernels import ANY_DTYPE, KERNELS, OWN_RESULT_DTYPE
 from edgelower.backends.c.kernels_s8 import INT8_KERNELS
 
 Emit = Callable[[KernelContext], None]
 
 
+def _operands(node: Node) -> tuple[str, ...]:
+    """The values whose dtype picks the kernel: the inputs, and the outputs unless their dtype is the op's own."""
+    return node.inputs if node.op in OWN_RESULT_DTYPE else node.inputs + node.outputs
+
+
 def _int8_operands(node: Node, types: Mapping[str, TensorType]) -> bool:
-    return all(types[v].dtype is DType.INT8 for v in node.inputs + node.outputs)
+    return all(types[v].dtype is DType.INT8 for v in _operands(node))
 
 
 def _takes_int8_kernel(node: Node, types: Mapping[str, TensorType]) -> bool:
@@ -36,7 +41,7 @@ def select(node: Node, types: Mapping[str, TensorType]) -> tuple[Emit | None, st
         return INT8_KERNELS[node.op], ""
     if node.op not in KERNELS:
         return None, "no C kernel for this op (kernels.KERNELS)"
-    operands = [types[v] for v in node.inputs + node.outputs]
+    operands = [types[v] for v in _operands(node)]
     if node.op not in ANY_DTYPE and any(t.dtype is not DType.FLOAT32 or t.qparams is not None for t in operands):
         kinds = sorted({f"{t.dtype.value}{' (quantized)' if t.qparams else ''}" for t in operands})
         return None, f"the C runtime has only float32 kernels for this op; operands are {', '.join(kinds)}"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from edgelower.interp.resampling import bilinear_step
 from edgelower.ir.graph import DType, Op
 from edgelower.ir.ops import parse_activation
 
-from edgelower.backends.c.context import KernelContext, broadcast, broadcast_strides, contiguous_strides, copy, \
-    reduce_params, walk
+from edgelower.backends.c.context import KernelContext, broadcast, broadcast_strides, coalesce, contiguous_strides, \
+    copy, fits, reduce_params
 from edgelower.backends.c.syntax import float_literal
 
 # --- compute --------------------------------------------------------------------------------------------------
@@ -68,20 +69,70 @@ def emit_matmul(k: KernelContext) -> None:
 # --- elementwise ----------------------------------------------------------------------------------------------
 
 BINARY = {Op.ADD: "el_add_f32", Op.SUB: "el_sub_f32", Op.MUL: "el_mul_f32", Op.DIV: "el_div_f32",
-          Op.MAXIMUM: "el_maximum_f32", Op.MINIMUM: "el_minimum_f32"}
+          Op.MAXIMUM: "el_maximum_f32", Op.MINIMUM: "el_minimum_f32", Op.POW: "el_pow_f32"}
 
 UNARY = {Op.RELU: "el_relu_f32", Op.HARDSWISH: "el_hardswish_f32", Op.HARDSIGMOID: "el_hardsigmoid_f32",
          Op.SIGMOID: "el_sigmoid_f32", Op.TANH: "el_tanh_f32", Op.SILU: "el_silu_f32", Op.EXP: "el_exp_f32",
          Op.LOG: "el_log_f32", Op.SQRT: "el_sqrt_f32", Op.RSQRT: "el_rsqrt_f32", Op.NEG: "el_neg_f32",
-         Op.ABS: "el_abs_f32", Op.ERF: "el_erf_f32"}
+         Op.ABS: "el_abs_f32", Op.ERF: "el_erf_f32", Op.FLOOR: "el_floor_f32", Op.CEIL: "el_ceil_f32",
+         Op.ROUND: "el_round_f32", Op.TRUNC: "el_trunc_f32"}
+
+PREDICATES = {"lt": "EL_LT", "le": "EL_LE", "gt": "EL_GT", "ge": "EL_GE", "eq": "EL_EQ", "ne": "EL_NE"}
 
 
 def emit_binary(k: KernelContext) -> None:
-    y = k.out.shape
-    p = k.params("el_broadcast_params", broadcast(k, y, broadcast_strides(k.type(0).shape, y),
-                                                  broadcast_strides(k.type(1).shape, y)))
     act = (activation(k),) if k.node.op is Op.ADD else ()
-    k.call(BINARY[k.node.op], p, *act, k.ptr(0), k.ptr(1), k.out_ptr)
+    k.call(BINARY[k.node.op], binary_params(k), *act, k.ptr(0), k.ptr(1), k.out_ptr)
+
+
+def binary_params(k: KernelContext) -> str:
+    y = k.out.shape
+    return k.params("el_broadcast_params", broadcast(k, y, broadcast_strides(k.type(0).shape, y),
+                                                     broadcast_strides(k.type(1).shape, y)))
+
+
+def emit_compare(k: KernelContext) -> None:
+    """COMPARE of float32 (or int8, one quantization) operands into bool bytes."""
+    fn = "el_compare_s8" if k.type(0).dtype is DType.INT8 else "el_compare_f32"
+    k.call(fn, binary_params(k), PREDICATES[k.attrs["predicate"]], k.ptr(0), k.ptr(1), k.out_ptr)
+
+
+def emit_where(k: KernelContext) -> None:
+    """WHERE of any dtype: the condition and both values broadcast to the output."""
+    y = k.out.shape
+    if k.type(0).dtype is not DType.BOOL:
+        raise k.fail(f"the condition is {k.type(0).dtype.value}, not bool")
+    shape, (sc, sa, sb) = coalesce(y, *(broadcast_strides(k.type(i).shape, y) for i in range(3)))
+    fits(k, shape)
+    p = k.params("el_where_params", {"elem_size": k.out.dtype.itemsize, "ndim": len(shape), "shape": shape,
+                                     "stride_cond": sc, "stride_a": sa, "stride_b": sb})
+    k.call("el_where", p, k.ptr(0), k.ptr(1), k.ptr(2), k.out_ptr)
+
+
+def emit_arg_extreme(k: KernelContext) -> None:
+    """ARGMAX / ARGMIN of float32 or int8 along `axis`, int64 or int32 indices."""
+    shape, axis = k.type(0).shape or (1,), k.attrs["axis"]
+    p = k.params("el_arg_params", {"outer": math.prod(shape[:axis]), "axis": shape[axis],
+                                   "inner": math.prod(shape[axis + 1:]), "index_size": k.out.dtype.itemsize})
+    suffix = "s8" if k.type(0).dtype is DType.INT8 else "f32"
+    k.call(f"el_{k.node.op.name.lower()}_{suffix}", p, k.ptr(0), k.out_ptr)
+
+
+def resample_params(k: KernelContext) -> str:
+    (n, c, h, w), (_, _, oh, ow) = k.type(0).shape, k.out.shape
+    return k.params("el_resample_params", {"planes": n * c, "in_h": h, "in_w": w, "out_h": oh, "out_w": ow})
+
+
+def emit_resample(k: KernelContext) -> None:
+    """ADAPTIVE_AVG_POOL2D, ADAPTIVE_MAX_POOL2D and RESIZE_BILINEAR on float32."""
+    if k.node.op is Op.RESIZE_BILINEAR:
+        (h, w), (oh, ow), a = k.type(0).shape[2:], k.out.shape[2:], k.attrs
+        scale = a["scale"] or (None, None)
+        steps = [float_literal(bilinear_step(n, m, a["align_corners"], s)) for n, m, s in zip((h, w), (oh, ow), scale)]
+        k.call("el_resize_bilinear_f32", resample_params(k), str(int(a["align_corners"])), *steps, k.ptr(0),
+               k.out_ptr)
+    else:
+        k.call(f"el_{k.node.op.name.lower()}_f32", resample_params(k), k.ptr(0), k.out_ptr)
 
 
 def _unary_params(k: KernelContext) -> str:
@@ -120,8 +171,8 @@ def emit_pool2d(k: KernelContext) -> None:
     (n, c, h, w), (_, _, oh, ow) = k.type(0).shape, k.out.shape
     is_max = k.node.op is Op.MAX_POOL2D
     divisor = a.get("divisor")
-    if divisor is not None and (int(divisor) != divisor or divisor <= 0):
-        raise k.fail(f"AVG_POOL2D divisor {divisor!r} is not a positive integer")
+    if divisor is not None and (int(divisor) != divisor or divisor == 0):
+        raise k.fail(f"AVG_POOL2D divisor {divisor!r} is not a non-zero integer")
     dh, dw = a["dilation"] if is_max else (1, 1)
     p = k.params("el_pool2d_params", {
         "planes": n * c, "in_h": h, "in_w": w, "out_h": oh, "out_w": ow,
@@ -133,7 +184,8 @@ def emit_pool2d(k: KernelContext) -> None:
     k.call("el_max_pool2d_f32" if is_max else "el_avg_pool2d_f32", p, k.ptr(0), k.out_ptr)
 
 
-REDUCE = {Op.SUM: "el_sum_f32", Op.MEAN: "el_mean_f32", Op.REDUCE_MAX: "el_reduce_max_f32"}
+REDUCE = {Op.SUM: "el_sum_f32", Op.MEAN: "el_mean_f32", Op.REDUCE_MAX: "el_reduce_max_f32",
+          Op.REDUCE_MIN: "el_reduce_min_f32"}
 
 
 def emit_reduce(k: KernelContext) -> None:
@@ -225,11 +277,12 @@ def emit_upsample(k: KernelContext) -> None:
 
 
 def emit_gather(k: KernelContext) -> None:
-    (rows, row_elems), idx = k.type(0).shape, k.type(1)
+    table, idx, axis = k.type(0).shape, k.type(1), k.attrs["axis"]
     fn = {DType.INT64: "el_gather_i64", DType.INT32: "el_gather_i32"}.get(idx.dtype)
     if fn is None:
         raise k.fail(f"gather indices must be int32 or int64, got {idx.dtype.value}")
-    p = k.params("el_gather_params", {"elem_size": k.out.dtype.itemsize, "rows": rows, "row_elems": row_elems,
+    p = k.params("el_gather_params", {"elem_size": k.out.dtype.itemsize, "outer": math.prod(table[:axis]),
+                                      "rows": table[axis], "row_elems": math.prod(table[axis + 1:]),
                                       "count": idx.numel})
     k.call(fn, p, k.ptr(0), k.ptr(1), k.out_ptr, checked=True)
 
@@ -261,10 +314,20 @@ KERNELS: dict[Op, Emit] = {
     Op.PAD: emit_pad,
     Op.UPSAMPLE_NEAREST: emit_upsample,
     Op.GATHER: emit_gather,
+    Op.COMPARE: emit_compare,
+    Op.WHERE: emit_where,
+    Op.ARGMAX: emit_arg_extreme,
+    Op.ARGMIN: emit_arg_extreme,
+    Op.ADAPTIVE_AVG_POOL2D: emit_resample,
+    Op.ADAPTIVE_MAX_POOL2D: emit_resample,
+    Op.RESIZE_BILINEAR: emit_resample,
 }
 
 
 # Kernels that move bytes and work for every dtype; QUANTIZE and DEQUANTIZE convert between float32 and int8; every
 # other kernel here exists for float32 only (the int8 ones are c_kernels_s8's).
 ANY_DTYPE = {Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.CONCAT, Op.PAD, Op.UPSAMPLE_NEAREST, Op.GATHER,
-             Op.QUANTIZE, Op.DEQUANTIZE}
+             Op.QUANTIZE, Op.DEQUANTIZE, Op.WHERE}
+
+# Ops whose result has a dtype of its own (indices, bools): their float32 kernel is chosen by their operands.
+OWN_RESULT_DTYPE = {Op.ARGMAX, Op.ARGMIN, Op.COMPARE}

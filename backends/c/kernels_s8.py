@@ -25,7 +25,10 @@ from edgelower.quant.records import AddQ, ClampQ, ConvQ, HardSwishQ, LogisticQ, 
 
 from edgelower.backends.c.context import KernelContext, broadcast, broadcast_strides, contiguous_strides, \
     reduce_params, walk
-from edgelower.backends.c import transformer
+from edgelower.backends.c import kernels, transformer
+from edgelower.backends.c.kernels import resample_params
+from edgelower.quant.resampling import ResizeBilinearQ
+from edgelower.quant.tables import TableQ
 from edgelower.backends.c.syntax import int_literal
 
 # Render the pointwise / depthwise convolution kernels where they apply (False: the generic one everywhere).
@@ -179,7 +182,7 @@ MUL_FIELDS = ("input1_offset", "input2_offset", "output_multiplier", "output_shi
               "act_max")
 BINARY = {Op.ADD: ("el_add_s8", AddQ, "el_add_q", ADD_FIELDS), Op.SUB: ("el_sub_s8", AddQ, "el_add_q", ADD_FIELDS),
           Op.MUL: ("el_mul_s8", MulQ, "el_mul_q", MUL_FIELDS)}
-COMPARE = {Op.MAXIMUM: "el_maximum_s8", Op.MINIMUM: "el_minimum_s8"}
+MIN_MAX = {Op.MAXIMUM: "el_maximum_s8", Op.MINIMUM: "el_minimum_s8"}
 
 
 def _broadcast_params(k: KernelContext) -> str:
@@ -196,10 +199,10 @@ def emit_binary(k: KernelContext) -> None:
     k.call(fn, p, k.params(ctype, _fields(q, names)), k.ptr(0), k.ptr(1), k.out_ptr)
 
 
-def emit_compare(k: KernelContext) -> None:
+def emit_min_max(k: KernelContext) -> None:
     """MAXIMUM / MINIMUM of int8 values with one quantization: an exact comparison, no record."""
     _check_int8(k, *k.node.inputs, k.node.output)
-    k.call(COMPARE[k.node.op], _broadcast_params(k), k.ptr(0), k.ptr(1), k.out_ptr)
+    k.call(MIN_MAX[k.node.op], _broadcast_params(k), k.ptr(0), k.ptr(1), k.out_ptr)
 
 
 def _unary_params(k: KernelContext) -> str:
@@ -262,19 +265,48 @@ def emit_pool2d(k: KernelContext) -> None:
 
 
 def emit_mean(k: KernelContext) -> None:
+    """MEAN and SUM: TFLM's QuantizedMeanOrSum, one record type."""
     q = _record(k, MeanQ)
     _check_int8(k, k.node.inputs[0], k.node.output)
     shape, axes = k.type(0).shape, set(k.attrs["axes"])
     count = math.prod(shape[i] for i in axes)
     if not 0 < count < MeanQ.MAX_COUNT:
-        raise k.fail(f"int8 MEAN over {count} elements: TFLM's int32 sum holds fewer than {MeanQ.MAX_COUNT}")
+        raise k.fail(f"int8 {k.node.op.name} over {count} elements: TFLM's int32 sum holds fewer than "
+                     f"{MeanQ.MAX_COUNT}")
     fields = _fields(q, ("input_offset", "output_offset", "multiplier", "shift"))
-    k.call("el_mean_s8", reduce_params(k), k.params("el_mean_q", fields), k.ptr(0), k.out_ptr)
+    k.call(f"el_{k.node.op.name.lower()}_s8", reduce_params(k), k.params("el_mean_q", fields), k.ptr(0), k.out_ptr)
 
 
-def emit_reduce_max(k: KernelContext) -> None:
+def emit_reduce_extreme(k: KernelContext) -> None:
+    """REDUCE_MAX / REDUCE_MIN of int8 values: a selection."""
     _check_int8(k, k.node.inputs[0], k.node.output)
-    k.call("el_reduce_max_s8", reduce_params(k), k.ptr(0), k.out_ptr)
+    k.call(f"el_{k.node.op.name.lower()}_s8", reduce_params(k), k.ptr(0), k.out_ptr)
+
+
+def emit_lookup(k: KernelContext) -> None:
+    q = _record(k, TableQ)
+    table = k.array(DType.INT8, "table", q.table)
+    k.call("el_lookup_s8", _unary_params(k), table, k.ptr(0), k.out_ptr)
+
+
+def emit_adaptive_pool2d(k: KernelContext) -> None:
+    """ADAPTIVE_MAX_POOL2D (a selection, no record) and ADAPTIVE_AVG_POOL2D (TFLite's average rounding, PoolQ)."""
+    _check_int8(k, k.node.inputs[0], k.node.output)
+    if k.node.op is Op.ADAPTIVE_MAX_POOL2D:
+        if k.attrs["q"] is not None:
+            raise k.fail("int8 ADAPTIVE_MAX_POOL2D selects values and carries no record")
+        k.call("el_adaptive_max_pool2d_s8", resample_params(k), k.ptr(0), k.out_ptr)
+        return
+    q = _record(k, PoolQ)
+    k.call("el_adaptive_avg_pool2d_s8", resample_params(k), _int(q.act_min), _int(q.act_max), k.ptr(0), k.out_ptr)
+
+
+def emit_resize_bilinear(k: KernelContext) -> None:
+    q = _record(k, ResizeBilinearQ)
+    _check_int8(k, k.node.inputs[0], k.node.output)
+    fields = _fields(q, ("height_scale_10", "width_scale_10", "half_pixel_centers"))
+    k.call("el_resize_bilinear_s8", resample_params(k), k.params("el_resize_bilinear_q", fields), k.ptr(0),
+           k.out_ptr)
 
 
 Emit = Callable[[KernelContext], None]
@@ -285,7 +317,7 @@ INT8_KERNELS: dict[Op, Emit] = {
     Op.MATMUL: emit_matmul,
     Op.REQUANTIZE: emit_requantize,
     **{op: emit_binary for op in BINARY},
-    **{op: emit_compare for op in COMPARE},
+    **{op: emit_min_max for op in MIN_MAX},
     Op.RELU: emit_clamp,
     Op.CLAMP: emit_clamp,
     Op.HARDSWISH: emit_hardswish,
@@ -297,5 +329,14 @@ INT8_KERNELS: dict[Op, Emit] = {
     Op.MAX_POOL2D: emit_pool2d,
     Op.AVG_POOL2D: emit_pool2d,
     Op.MEAN: emit_mean,
-    Op.REDUCE_MAX: emit_reduce_max,
+    Op.SUM: emit_mean,
+    Op.REDUCE_MAX: emit_reduce_extreme,
+    Op.REDUCE_MIN: emit_reduce_extreme,
+    Op.LOOKUP: emit_lookup,
+    Op.ADAPTIVE_MAX_POOL2D: emit_adaptive_pool2d,
+    Op.ADAPTIVE_AVG_POOL2D: emit_adaptive_pool2d,
+    Op.RESIZE_BILINEAR: emit_resize_bilinear,
+    Op.COMPARE: kernels.emit_compare,
+    Op.ARGMAX: kernels.emit_arg_extreme,
+    Op.ARGMIN: kernels.emit_arg_extreme,
 }

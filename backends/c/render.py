@@ -311,12 +311,14 @@ def _source(program: _Program) -> str:
     for header in ("<math.h>", "<stddef.h>", "<stdint.h>", None, '"edgelower.h"', f'"{program.prefix}.h"'):
         w.line(f"#include {header}" if header else "")
     w.blank()
-    if s.arena_bytes:
-        w.statement(f"static uint8_t {program.prefix}_arena[{program.macro}_ARENA_BYTES] EL_ALIGNED({C_MEMORY.alignment})")
+    in_arena = [v for v in s.graph.inputs + s.graph.outputs if v not in s.graph.constants] + program.locals
+    if in_arena:
+        # An arena of no bytes (every input and output empty) still has an address; C has no zero-length arrays.
+        size = f"{program.macro}_ARENA_BYTES" if s.arena_bytes else "1"
+        w.statement(f"static uint8_t {program.prefix}_arena[{size}] EL_ALIGNED({C_MEMORY.alignment})")
     if program.constants:
         w.blank()
-        declare(w, program.blob, program.macro, s.graph.types,
-                        {v: _type_text(s, v) for v in program.constants})
+        declare(w, program.blob, program.macro, s.graph.types, {v: _type_text(s, v) for v in program.constants})
     w.blank()
     for d in program.defs:
         _definition(w, d)
@@ -341,8 +343,9 @@ def _harness(program: _Program) -> str:
     w.blank()
     w.line(f'#include "{p}.h"')
     w.blank()
-    for verb, ptr, io, check in (("read", "void *", "fread(data, 1, n, f) == n && fgetc(f) == EOF", "rb"),
-                                 ("write", "const void *", "fwrite(data, 1, n, f) == n", "wb")):
+    files = (("read", "void *", "fread(data, 1, n, f) == n && fgetc(f) == EOF", "rb"),
+             ("write", "const void *", "fwrite(data, 1, n, f) == n", "wb"))
+    for verb, ptr, io, check in files[0 if n_in else 1:]:  # a model without inputs reads no file
         with w.function(f"static int {verb}_file(const char *path, {ptr}data, size_t n)"):
             w.statement(f'FILE *f = fopen(path, "{check}")')
             w.statement("int ok")

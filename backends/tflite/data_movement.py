@@ -1,6 +1,7 @@
 """Data-movement nodes as TFLite operators, for `edgelower.backends.tflite.export`: RESHAPE, PERMUTE (free: the value
 is relabelled, or a TRANSPOSE where a consumer needs it), CONCAT (CONCATENATION), SLICE (STRIDED_SLICE), PAD
-(PAD / PADV2), UPSAMPLE_NEAREST (RESIZE_NEAREST_NEIGHBOR).
+(PAD / PADV2), UPSAMPLE_NEAREST (RESIZE_NEAREST_NEIGHBOR), RESIZE_BILINEAR (with its record, TFLite's integer
+resize), GATHER.
 
 On int8 these copy bytes, so every input and output must share one scale and zero point; none carries `q`.
 Axes and paddings are translated through the permutation each value is stored with.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelower.ir.traits import is_integer
+from edgelower.quant.resampling import ResizeBilinearQ
 from edgelower.ir.graph import Node, Op
 from edgelower.backends.tflite.exporter import NHWC, Exporter, TFLiteExportError, home_of, identity, inverse, permuted, \
     per_tensor, same_qparams
@@ -109,6 +111,42 @@ def _upsample_nearest(ex: Exporter, node: Node) -> None:
           [ex.define(out, NHWC)], "ResizeNearestNeighborOptions", alignCorners=False, halfPixelCenters=False)
 
 
+def _resize_bilinear(ex: Exporter, node: Node) -> None:
+    """RESIZE_BILINEAR (TFLite's ResizeBilinearInteger): torch's align_corners, or its half-pixel centres."""
+    x, out = node.inputs[0], node.output
+    same_qparams(ex, [x, out])
+    align = bool(node.attrs["align_corners"])
+    if node.attrs.get("scale") is not None and not align:
+        raise TFLiteExportError("TFLite's resize steps by in / out, not by a scale factor")
+    expected = ResizeBilinearQ.from_geometry(ex.graph.types[x].shape[2:], node.attrs["size"], align)
+    if node.attrs.get("q") != expected:
+        raise TFLiteExportError(f"q record {node.attrs.get('q')} differs from TFLite's {expected}")
+    ex.op("RESIZE_BILINEAR", [ex.value(x, NHWC), ex.int32_constant(f"{node.name}_size", list(node.attrs["size"]))],
+          [ex.define(out, NHWC)], "ResizeBilinearOptions", alignCorners=align, halfPixelCenters=not align)
+
+
+def _gather(ex: Exporter, node: Node) -> None:
+    """GATHER along the stored axis; TFLite Micro's positions are int32 (constant indices are converted)."""
+    _plain(node)
+    table, idx, out = node.inputs[0], node.inputs[1], node.output
+    same_qparams(ex, [table, out])
+    idx_type = ex.graph.types[idx]
+    if idx in ex.graph.constants:
+        data = ex.graph.constants[idx]
+        if data.size and (data.min() < 0 or data.max() > np.iinfo(np.int32).max):
+            raise TFLiteExportError("gather indices outside int32")
+        positions = ex.tensor(f"{node.name}_positions", list(data.shape), np.int32, data=data.astype(np.int32))
+    elif idx_type.dtype.value == "int32":
+        positions = ex.value(idx, tuple(range(len(idx_type.shape))))
+    else:
+        raise TFLiteExportError(f"TFLite Micro's GATHER takes int32 positions; %{idx} is {idx_type.dtype.value}")
+    axis, rank = node.attrs["axis"], len(ex.graph.types[table].shape)
+    perm = tuple(range(rank))
+    out_rank = len(ex.graph.types[out].shape)
+    ex.op("GATHER", [ex.value(table, perm), positions], [ex.define(out, tuple(range(out_rank)))], "GatherOptions",
+          axis=axis, batchDims=0)
+
+
 DATA_MOVEMENT = {
     Op.RESHAPE: _reshape,
     Op.PERMUTE: _permute,
@@ -116,4 +154,6 @@ DATA_MOVEMENT = {
     Op.SLICE: _slice,
     Op.PAD: _pad,
     Op.UPSAMPLE_NEAREST: _upsample_nearest,
+    Op.RESIZE_BILINEAR: _resize_bilinear,
+    Op.GATHER: _gather,
 }

@@ -108,10 +108,11 @@ class Exporter:
     def define(self, name: str, perm: Sequence[int]) -> int:
         """The tensor an op writes for IR value `name`, stored with permutation `perm`."""
         t = self.graph.types[name]
-        if t.dtype is not DType.INT8:
-            raise TFLiteExportError(f"value %{name} is {t.dtype.value}: a TFLite int8 model carries int8 values")
+        if t.dtype not in (DType.INT8, DType.INT32) or (t.dtype is DType.INT32 and t.qparams is not None):
+            raise TFLiteExportError(f"value %{name} is {t.dtype.value}: a TFLite int8 model carries int8 values "
+                                    "(and int32 indices)")
         perm = tuple(perm)
-        index = self.tensor(name, permuted(t.shape, perm), np.int8, t.qparams, perm=perm)
+        index = self.tensor(name, permuted(t.shape, perm), t.dtype.numpy, t.qparams, perm=perm)
         self.home[name], self.located[(name, perm)] = perm, index
         return index
 
@@ -136,8 +137,8 @@ class Exporter:
             source = self.located[(name, home)]
             inv_home = inverse(home)
             transpose = [inv_home[p] for p in perm]
-            index = self.tensor(f"{name}_{''.join(map(str, perm))}", permuted(t.shape, perm), np.int8, t.qparams,
-                                perm=perm)
+            index = self.tensor(f"{name}_{''.join(map(str, perm))}", permuted(t.shape, perm), t.dtype.numpy,
+                                t.qparams, perm=perm)
             nonunit = [k for k in transpose if permuted(t.shape, home)[k] != 1]
             if nonunit == sorted(nonunit):  # only unit dims move: the bytes are already in order
                 shape = self.int32_constant(f"{name}_shape", permuted(t.shape, perm))
@@ -193,7 +194,8 @@ OP_VERSIONS = {
     "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "BATCH_MATMUL": 1, "ADD": 2, "SUB": 2, "MUL": 2,
     "AVERAGE_POOL_2D": 2, "MAX_POOL_2D": 2, "MEAN": 2, "RELU": 2, "RELU6": 2, "HARD_SWISH": 1, "LOGISTIC": 2,
     "TANH": 2, "SOFTMAX": 2, "TRANSPOSE": 2, "CONCATENATION": 2, "STRIDED_SLICE": 2, "PAD": 2, "PADV2": 2,
-    "RESIZE_NEAREST_NEIGHBOR": 2, "MAXIMUM": 2, "MINIMUM": 2, "QUANTIZE": 2,
+    "RESIZE_NEAREST_NEIGHBOR": 2, "MAXIMUM": 2, "MINIMUM": 2, "QUANTIZE": 2, "RESIZE_BILINEAR": 2, "SUM": 2,
+    "REDUCE_MAX": 2, "REDUCE_MIN": 2, "ARG_MAX": 2, "ARG_MIN": 2, "ABS": 2, "RSQRT": 2, "GATHER": 2,
 }
 
 

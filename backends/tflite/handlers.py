@@ -2,7 +2,8 @@
 
 from edgelower.backends.tflite.data_movement import DATA_MOVEMENT
 from edgelower.backends.tflite.ops import COMPUTE, absorbed_requantizes
+from edgelower.backends.tflite.reductions import REDUCTIONS
 
-HANDLERS = {**COMPUTE, **DATA_MOVEMENT}
+HANDLERS = {**COMPUTE, **DATA_MOVEMENT, **REDUCTIONS}
 
 __all__ = ["HANDLERS", "absorbed_requantizes"]

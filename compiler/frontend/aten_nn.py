@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from edgelower.ir.graph import DType, Op
+from edgelower.frontend import aten_layers
 from edgelower.frontend.lowering import Lowering, Unlowerable
 
 _FLT_MAX = float(np.finfo(np.float32).max)
@@ -22,17 +23,22 @@ def _pair(value) -> tuple[int, int]:
 
 
 def _convolution(cx: Lowering, x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
-    """convolution.default -> CONV2D. A 1-d convolution runs as a 2-d one over a height of 1."""
-    if transposed:
-        raise Unlowerable("transposed convolution")
+    """convolution.default -> CONV2D; transposed, a CONV2D of the zero-stuffed input (aten_layers.transposed). A 1-d
+    convolution runs as a 2-d one over a height of 1; an unbatched input gains a batch of one."""
+    if len(stride) not in (1, 2):
+        raise Unlowerable(f"{len(stride)}-d convolution")
+    if cx.rank(x) == len(stride) + 1:
+        y = _convolution(cx, cx.reshape(x, (1,) + cx.shape(x)), weight, bias, stride, padding, dilation,
+                         transposed, output_padding, groups)
+        return cx.reshape(y, cx.shape(y)[1:])
     if len(stride) == 1:
         n, c, length = cx.shape(x)
-        o, i, k = cx.shape(weight)
-        y = _convolution(cx, cx.reshape(x, (n, c, 1, length)), cx.reshape(weight, (o, i, 1, k)), bias,
-                         (1, stride[0]), (0, padding[0]), (1, dilation[0]), False, (0, 0), groups)
-        return cx.reshape(y, (n, o, cx.shape(y)[3]))
-    if len(stride) != 2:
-        raise Unlowerable(f"{len(stride)}-d convolution")
+        w = cx.reshape(weight, cx.shape(weight)[:2] + (1, cx.shape(weight)[2]))
+        y = _convolution(cx, cx.reshape(x, (n, c, 1, length)), w, bias, (1, stride[0]), (0, padding[0]),
+                         (1, dilation[0]), transposed, (0, output_padding[0]), groups)
+        return cx.reshape(y, cx.shape(y)[:2] + (cx.shape(y)[3],))
+    if transposed:
+        return aten_layers.transposed(cx, x, weight, bias, stride, padding, dilation, output_padding, groups)
     ph, pw = _pair(padding)
     inputs = [x, weight] if bias is None else [x, weight, bias]
     return cx.op(Op.CONV2D, inputs, stride=_pair(stride), padding=(ph, pw, ph, pw), dilation=_pair(dilation),
@@ -98,9 +104,8 @@ def _pool_attrs(kernel_size, stride, padding, ceil_mode) -> dict:
                 padding=(ph, pw, ph, pw), ceil_mode=bool(ceil_mode))
 
 
+@aten_layers.batched
 def _max_pool2d(cx: Lowering, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    if cx.rank(x) != 4:
-        raise Unlowerable("max pooling of a tensor without a batch dim")
     return cx.op(Op.MAX_POOL2D, [x], **_pool_attrs(kernel_size, stride, padding, ceil_mode),
                  dilation=_pair(dilation))
 
@@ -110,33 +115,21 @@ def _max_pool2d_with_indices(cx: Lowering, x, *args, **kwargs):
     return _max_pool2d(cx, x, *args, **kwargs), None
 
 
+@aten_layers.batched
 def _avg_pool2d(cx: Lowering, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
                 divisor_override=None):
-    if cx.rank(x) != 4:
-        raise Unlowerable("average pooling of a tensor without a batch dim")
     return cx.op(Op.AVG_POOL2D, [x], **_pool_attrs(kernel_size, stride, padding, ceil_mode),
                  count_include_pad=bool(count_include_pad), divisor=divisor_override)
-
-
-def _adaptive_avg_pool2d(cx: Lowering, x, output_size):
-    """Global pooling -> MEAN over H, W (keepdim); output sizes that divide the input -> one AVG_POOL2D."""
-    if cx.rank(x) != 4:
-        raise Unlowerable("adaptive pooling of a tensor without a batch dim")
-    (h, w), (oh, ow) = cx.shape(x)[2:], _pair(output_size)
-    if (oh, ow) == (1, 1):
-        return cx.op(Op.MEAN, [x], axes=(2, 3), keepdim=True)
-    if (oh, ow) == (h, w):
-        return x
-    if h % oh or w % ow:
-        raise Unlowerable(f"adaptive pooling {h}x{w} -> {oh}x{ow}, which does not divide evenly")
-    return cx.op(Op.AVG_POOL2D, [x], kernel=(h // oh, w // ow), stride=(h // oh, w // ow))
 
 
 def _softmax(op: Op):
     """_softmax/_log_softmax (x, dim, half_to_float) and softmax.int/log_softmax.int (x, dim, dtype): the result
     dtype these select is checked against the IR's like every other node's."""
     def convert(cx: Lowering, x, dim, *dtype_args, **dtype_kwargs):
-        return cx.op(op, [x], axis=cx.axis(dim, cx.rank(x)))
+        axis = cx.axis(dim, cx.rank(x))
+        if cx.rank(x) == 0:  # a 0-d tensor is a row of one
+            return cx.reshape(cx.op(op, [cx.reshape(x, (1,))], axis=0), ())
+        return cx.op(op, [x], axis=axis)
     return convert
 
 
@@ -155,8 +148,9 @@ def _layer_norm(cx: Lowering, x, normalized_shape, weight=None, bias=None, eps=1
 
 
 def _native_layer_norm(cx: Lowering, x, normalized_shape, weight, bias, eps):
-    """-> (out, mean, rstd); only `out` is computed (mean and rstd serve the backward pass)."""
-    return _layer_norm(cx, x, normalized_shape, weight, bias, eps), None, None
+    """-> (out, mean, rstd); mean and rstd (for the backward pass) are computed where something reads them."""
+    return (_layer_norm(cx, x, normalized_shape, weight, bias, eps),
+            *aten_layers.native_layer_norm_stats(cx, x, normalized_shape, eps))
 
 
 def _batch_norm_inference(cx: Lowering, x, weight, bias, mean, var, eps) -> str:
@@ -167,8 +161,10 @@ def _batch_norm_inference(cx: Lowering, x, weight, bias, mean, var, eps) -> str:
 
 
 def _batch_norm_no_training(cx: Lowering, x, weight, bias, mean, var, momentum, eps):
-    """_native_batch_norm_legit_no_training -> (out, save_mean, save_rstd); only `out` is computed."""
-    return _batch_norm_inference(cx, x, weight, bias, mean, var, eps), None, None
+    """_native_batch_norm_legit_no_training -> (out, save_mean, save_rstd): the saved statistics of inference are
+    empty tensors, as torch returns them."""
+    empty = cx.const(np.zeros((0,), np.float32), hint="empty")
+    return _batch_norm_inference(cx, x, weight, bias, mean, var, eps), empty, empty
 
 
 def _native_batch_norm(cx: Lowering, x, weight, bias, mean, var, training, momentum, eps):
@@ -181,11 +177,10 @@ def _batch_norm(cx: Lowering, x, weight, bias, mean, var, training, momentum, ep
     return _native_batch_norm(cx, x, weight, bias, mean, var, training, momentum, eps)[0]
 
 
+@aten_layers.batched
 def _upsample_nearest2d(cx: Lowering, x, output_size, scale_h=None, scale_w=None):
     """torch's "nearest" reads in[floor(i / scale)] when given a scale and in[floor(i * in / out)] otherwise;
     the IR computes the latter, which agrees when each scale is exactly out / in."""
-    if cx.rank(x) != 4:
-        raise Unlowerable("upsampling of a tensor without a batch dim")
     out = tuple(int(s) for s in output_size)
     for size, scale, size_out in zip(cx.shape(x)[2:], (scale_h, scale_w), out):
         if scale is not None and size * scale != size_out:
@@ -193,6 +188,7 @@ def _upsample_nearest2d(cx: Lowering, x, output_size, scale_h=None, scale_w=None
     return cx.op(Op.UPSAMPLE_NEAREST, [x], size=out)
 
 
+@aten_layers.batched
 def _upsample_nearest2d_vec(cx: Lowering, x, output_size, scale_factors):
     if output_size is None:
         h, w = cx.shape(x)[2:]
@@ -272,8 +268,6 @@ NN_OPS = {
     "aten.max_pool2d.default": _max_pool2d,
     "aten.max_pool2d_with_indices.default": _max_pool2d_with_indices,
     "aten.avg_pool2d.default": _avg_pool2d,
-    "aten._adaptive_avg_pool2d.default": _adaptive_avg_pool2d,
-    "aten.adaptive_avg_pool2d.default": _adaptive_avg_pool2d,
     "aten._softmax.default": _softmax(Op.SOFTMAX),
     "aten.softmax.int": _softmax(Op.SOFTMAX),
     "aten._log_softmax.default": _softmax(Op.LOG_SOFTMAX),

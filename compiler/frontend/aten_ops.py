@@ -4,8 +4,10 @@ It covers core ATen as `torch.export(...).run_decompositions(capture.decompositi
 the same table produce it, plus the few non-core overloads those graphs keep on purpose or commonly contain.
 Converters follow the calling convention in `edgelower.frontend.lowering`. This module holds the elementwise, reduction,
 data-movement and bookkeeping converters; `edgelower.frontend.aten_nn` holds the layer-shaped ones (convolution, matmul,
-pooling, normalization, attention) and `edgelower.frontend.aten_quant` the quantize/dequantize ops of PT2E-quantized models;
-both are merged in at the bottom. Any overload missing here is unsupported, unless all its inputs are known at
+pooling, normalization, attention), `aten_layers` the layers expressed through other IR ops (transposed convolution,
+group and instance norm, resampling), `aten_select` comparisons, selections and index lookups, and
+`edgelower.frontend.aten_quant` the quantize/dequantize ops of PT2E-quantized models; all are merged in at the
+bottom. Any overload missing here is unsupported, unless all its inputs are known at
 capture time, when capture evaluates it once with torch (see `edgelower.frontend.capture`).
 """
 
@@ -15,7 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgelower.frontend.aten_layers import LAYER_OPS
 from edgelower.frontend.aten_nn import NN_OPS
+from edgelower.frontend.aten_select import SELECT_OPS
 from edgelower.frontend.aten_quant import QUANT_OPS
 from edgelower.ir.graph import DType, Op
 from edgelower.frontend.lowering import Lowering, Unlowerable
@@ -40,6 +44,10 @@ def _rsub(cx: Lowering, a, b, alpha=1):
 
 
 def _div_mode(cx: Lowering, a, b, rounding_mode=None):
+    """div with rounding_mode "trunc" is trunc(a / b), as torch computes it for floats; "floor" (which torch
+    computes through fmod, not floor(a / b)) is not expressed."""
+    if rounding_mode == "trunc" and cx.out_dtype is DType.FLOAT32:
+        return cx.op(Op.TRUNC, [_binary(Op.DIV)(cx, a, b)])
     if rounding_mode is not None:
         raise Unlowerable(f"rounding_mode={rounding_mode!r}")
     return _binary(Op.DIV)(cx, a, b)
@@ -69,7 +77,10 @@ def _clamp_tensor(cx: Lowering, x, min=None, max=None):
 
 
 def _pow(cx: Lowering, x, exponent):
-    """pow(x, c) for the exponents normalizations use; others need exp/log, which changes numerics."""
+    """pow(x, c): the exponents with an exactly rounded form as that op (x * x, sqrt, rsqrt, 1 / x), any other as
+    POW (a table on int8)."""
+    if isinstance(exponent, str):
+        return cx.op(Op.POW, [cx.tensor(x), cx.tensor(exponent)])
     if exponent == 1:
         return x
     if exponent == 2:
@@ -80,7 +91,27 @@ def _pow(cx: Lowering, x, exponent):
         return cx.op(Op.RSQRT, [x])
     if exponent == -1:
         return cx.op(Op.DIV, [cx.scalar(1.0), x])
-    raise Unlowerable(f"exponent {exponent!r} (supported: -1, -0.5, 0.5, 1, 2)")
+    return cx.op(Op.POW, [x, cx.scalar(exponent)])
+
+
+def _round(cx: Lowering, x, decimals=0):
+    """round(x, decimals) as torch's float32 kernel computes it: rint(x * 10^d) / 10^d, or for d < 0
+    rint(x / 10^-d) * 10^-d, each step one float32 operation (the power itself is exact in float32 for |d| <= 10)."""
+    if not decimals:
+        return cx.op(Op.ROUND, [x])
+    if abs(decimals) > 10 or cx.out_dtype is not DType.FLOAT32:
+        raise Unlowerable(f"decimals={decimals} on {cx.out_dtype.value if cx.out_dtype else 'this dtype'} "
+                          "(float32 and |decimals| <= 10 are supported)")
+    power = cx.scalar(float(10 ** abs(decimals)))
+    if decimals > 0:
+        return cx.op(Op.DIV, [cx.op(Op.ROUND, [cx.op(Op.MUL, [x, power])]), power])
+    return cx.op(Op.MUL, [cx.op(Op.ROUND, [cx.op(Op.DIV, [x, power])]), power])
+
+
+def _leaky_relu(cx: Lowering, x, negative_slope=0.01):
+    """x if x > 0 else x * slope, exactly as torch selects (NaN and -0.0 take the second branch)."""
+    positive = cx.op(Op.COMPARE, [x, cx.scalar(0.0)], predicate="gt")
+    return cx.op(Op.WHERE, [positive, x, cx.op(Op.MUL, [x, cx.scalar(negative_slope)])])
 
 
 def _reduce(op: Op) -> Converter:
@@ -88,17 +119,15 @@ def _reduce(op: Op) -> Converter:
     def convert(cx: Lowering, x, dim=None, keepdim=False, dtype=None):
         if cx.out_dtype not in (None, cx.type(x).dtype):
             raise Unlowerable(f"a reduction from {cx.type(x).dtype.value} to {cx.out_dtype.value}")
-        return cx.op(op, [x], axes=cx.axes(dim, cx.rank(x)), keepdim=bool(keepdim))
+        axes = cx.axes(dim, cx.rank(x))
+        if cx.rank(x) == 0:  # torch reduces a 0-d tensor over dim 0 or -1 to itself
+            return x
+        return cx.op(op, [x], axes=axes, keepdim=bool(keepdim))
     return convert
 
 
 def _reduce_all(op: Op) -> Converter:
     return lambda cx, x, dtype=None: _reduce(op)(cx, x, None, False, dtype)
-
-
-def _max_dim(cx: Lowering, x, dim, keepdim=False):
-    """max.dim -> (values, indices); only the values are computed."""
-    return cx.op(Op.REDUCE_MAX, [x], axes=cx.axes(dim, cx.rank(x)), keepdim=bool(keepdim)), None
 
 
 def _identity(cx: Lowering, x, *args, **kwargs):
@@ -129,8 +158,11 @@ def _flatten(cx: Lowering, x, start_dim=0, end_dim=-1):
 
 
 def _squeeze(cx: Lowering, x, dims=None):
-    """squeeze.default/dim/dims: drop the listed size-1 dims (all size-1 dims when none are listed)."""
+    """squeeze.default/dim/dims: drop the listed size-1 dims (all size-1 dims for squeeze.default, none for an
+    empty list)."""
     shape = cx.shape(x)
+    if dims is not None and not isinstance(dims, int) and len(dims) == 0:
+        return x
     axes = cx.axes(dims, len(shape))
     return cx.reshape(x, [d for i, d in enumerate(shape) if not (i in axes and d == 1)])
 
@@ -165,8 +197,11 @@ def _expand(cx: Lowering, x, size, implicit=False):
 
 
 def _cat(cx: Lowering, tensors: Sequence[str], dim=0):
-    # torch.cat skips legacy empty 1-d tensors; the IR has no empty values at all.
-    tensors = [t for t in (cx.tensor(t) for t in tensors) if cx.type(t).numel > 0]
+    # torch.cat skips legacy empty 1-d tensors (shape [0]) beside tensors of another rank; other empty operands
+    # take part (canonicalize drops them once the result's shape is set).
+    tensors = [cx.tensor(t) for t in tensors]
+    if any(cx.rank(t) != 1 for t in tensors):
+        tensors = [t for t in tensors if cx.shape(t) != (0,)]
     if len(tensors) == 1:
         return tensors[0]
     return cx.op(Op.CONCAT, tensors, axis=cx.axis(dim, cx.rank(tensors[0])))
@@ -180,8 +215,10 @@ def _slice(cx: Lowering, x, dim=0, start=None, end=None, step=1):
     hi = max(lo, hi)
     if (lo, hi, step) == (0, size, 1):
         return x
-    if hi == lo:
-        raise Unlowerable("an empty slice")
+    if hi == lo:  # no element: an empty constant of the result's shape
+        shape = list(cx.shape(x))
+        shape[axis] = 0
+        return cx.const(np.zeros(shape, cx.type(x).dtype.numpy), hint="empty")
     return cx.op(Op.SLICE, [x], axis=axis, start=lo, end=hi, step=step)
 
 
@@ -214,12 +251,13 @@ def _unbind(cx: Lowering, x, dim=0):
 
 
 def _index(cx: Lowering, x, indices):
-    """index.Tensor: rows of a 2-d table at run-time indices -> GATHER. With constant indices: the resize that
-    aot_autograd writes for F.interpolate(mode="nearest") -> UPSAMPLE_NEAREST; one 1-d index list on one dim ->
-    a SLICE per run of consecutive indices, joined by CONCAT."""
-    if len(indices) == 1 and cx.rank(x) == 2 and cx.data(indices[0]) is None \
-            and cx.type(indices[0]).dtype in (DType.INT64, DType.INT32):
-        return cx.op(Op.GATHER, [x, indices[0]])  # table[idx]: an embedding lookup
+    """index.Tensor: run-time indices on one dim -> GATHER along it (an embedding lookup: table[idx]). With constant
+    indices: the resize that aot_autograd writes for F.interpolate(mode="nearest") -> UPSAMPLE_NEAREST; one 1-d
+    index list on one dim -> a SLICE per run of consecutive indices, joined by CONCAT."""
+    runtime = [(axis, i) for axis, i in enumerate(indices) if i is not None and cx.data(i) is None]
+    if len(runtime) == 1 and sum(i is not None for i in indices) == 1 \
+            and cx.type(runtime[0][1]).dtype in (DType.INT64, DType.INT32):
+        return cx.op(Op.GATHER, [x, runtime[0][1]], axis=runtime[0][0])
     given = {axis: cx.data(i) for axis, i in enumerate(indices) if i is not None}
     if any(data is None or data.dtype.kind not in "iu" for data in given.values()):
         raise Unlowerable("indices computed at run time, or boolean masks")
@@ -248,10 +286,15 @@ def _nearest_resize(shape: tuple[int, ...], given: dict[int, np.ndarray]) -> tup
 
 
 def _constant_pad_nd(cx: Lowering, x, pad, value=0):
-    """constant_pad_nd's `pad` lists (before, after) pairs from the last dim backwards; PAD wants every dim."""
-    if any(p < 0 for p in pad):
-        raise Unlowerable("negative padding (cropping)")
+    """constant_pad_nd's `pad` lists (before, after) pairs from the last dim backwards; PAD wants every dim. A
+    negative amount crops: a SLICE first."""
     rank = cx.rank(x)
+    for i in range(len(pad) // 2):
+        axis, lo, hi = rank - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1])
+        if lo < 0 or hi < 0:
+            size = cx.shape(x)[axis]
+            x = _slice(cx, x, axis, max(-lo, 0), max(size - max(-hi, 0), max(-lo, 0)))
+    pad = [max(int(p), 0) for p in pad]
     pads = [(0, 0)] * rank
     for i in range(len(pad) // 2):
         pads[rank - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
@@ -295,7 +338,7 @@ def _elementwise_table() -> dict[str, Converter]:
     table = {f"aten.{name}.{form}": _binary(op) for name, op in binary.items() for form in ("Tensor", "Scalar")}
     unary = {"relu": Op.RELU, "sigmoid": Op.SIGMOID, "tanh": Op.TANH, "silu": Op.SILU, "hardswish": Op.HARDSWISH,
              "hardsigmoid": Op.HARDSIGMOID, "exp": Op.EXP, "log": Op.LOG, "sqrt": Op.SQRT, "rsqrt": Op.RSQRT,
-             "neg": Op.NEG, "abs": Op.ABS, "erf": Op.ERF}
+             "neg": Op.NEG, "abs": Op.ABS, "erf": Op.ERF, "floor": Op.FLOOR, "ceil": Op.CEIL, "trunc": Op.TRUNC}
     table.update({f"aten.{name}.default": _unary(op) for name, op in unary.items()})
     return table
 
@@ -308,6 +351,12 @@ ATEN_TO_IR: dict[str, Converter] = {
     "aten.maximum.default": _binary(Op.MAXIMUM),
     "aten.minimum.default": _binary(Op.MINIMUM),
     "aten.pow.Tensor_Scalar": _pow,
+    "aten.pow.Tensor_Tensor": _pow,
+    "aten.pow.Scalar": lambda cx, base, exponent: cx.op(Op.POW, [cx.tensor(base), cx.tensor(exponent)]),
+    "aten.reciprocal.default": lambda cx, x: _pow(cx, x, -1),
+    "aten.round.default": _round,
+    "aten.round.decimals": _round,
+    "aten.leaky_relu.default": _leaky_relu,
     "aten.gelu.default": _gelu,
     "aten.clamp.default": _clamp,
     "aten.clamp.Tensor": _clamp_tensor,
@@ -320,7 +369,7 @@ ATEN_TO_IR: dict[str, Converter] = {
     "aten.sum.dim_IntList": _reduce(Op.SUM),
     "aten.sum.default": _reduce_all(Op.SUM),
     "aten.amax.default": _reduce(Op.REDUCE_MAX),
-    "aten.max.dim": _max_dim,
+    "aten.amin.default": _reduce(Op.REDUCE_MIN),
     "aten.view.default": _view,
     "aten._unsafe_view.default": _view,
     "aten.reshape.default": _view,
@@ -364,5 +413,7 @@ ATEN_TO_IR: dict[str, Converter] = {
     "aten._assert_tensor_metadata.default": _no_value,
     "aten.sym_constrain_range_for_size.default": _no_value,
     **NN_OPS,
+    **LAYER_OPS,
+    **SELECT_OPS,
     **QUANT_OPS,
 }

@@ -12,8 +12,9 @@ Numerical contract for float32 (the dtype every float op sees):
   independent of BLAS summation order, and it sits within a few float32 ulps (times sqrt of the reduction length)
   of PyTorch's float32 kernels, which accumulate in float32.
 
-Integer arrays run without ever passing through float: data movement, RELU, CLAMP, NEG, ABS, MAXIMUM, MINIMUM,
-REDUCE_MAX and GATHER keep the dtype; ADD, SUB, MUL wrap like C and torch; CONV2D, LINEAR, MATMUL and SUM
+Integer arrays run without ever passing through float: data movement, RELU, CLAMP, NEG, ABS, MAXIMUM, MINIMUM, the
+selections (REDUCE_MAX, REDUCE_MIN, ADAPTIVE_MAX_POOL2D, GATHER) keep the dtype, ARGMAX / ARGMIN give indices;
+ADD, SUB, MUL wrap like C and torch; CONV2D, LINEAR, MATMUL and SUM
 accumulate in int64 and wrap once to the input dtype, or to CONV2D / LINEAR / MATMUL's `out_dtype` (the IR keeps
 the dtype where torch would promote SUM to int64). Quantized nodes (attribute `q` set) dispatch to
 `edgelower.interp.integer.INTEGER_IMPLS`; the other primitive integer ops are in `edgelower.interp.primitives`.
@@ -27,6 +28,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from edgelower.interp.resampling import adaptive_avg_pool2d, adaptive_max_pool2d, resize_bilinear
 from edgelower.ir.graph import DType, Op
 from edgelower.ir.ops import parse_activation, pool_geometry, pool_out
 from edgelower.quant.arith import round_half_away
@@ -229,9 +231,20 @@ def _upsample_nearest(ins, attrs):
 
 def _gather(ins, attrs):
     table, idx = ins
-    if idx.size and (idx.min() < 0 or idx.max() >= table.shape[0]):
-        raise IndexError(f"gather index out of range [0, {table.shape[0]}): min {idx.min()}, max {idx.max()}")
-    return [table[idx]]
+    rows = table.shape[attrs["axis"]]
+    if idx.size and (idx.min() < 0 or idx.max() >= rows):
+        raise IndexError(f"gather index out of range [0, {rows}): min {idx.min()}, max {idx.max()}")
+    return [np.take(table, idx, axis=attrs["axis"])]
+
+
+def _arg_extreme(pick: Callable[..., np.ndarray]) -> Impl:
+    """numpy's argmax / argmin: the first extreme index, NaN counting as extreme (torch's rule too)."""
+    def impl(ins, attrs):
+        x, axis = ins[0], attrs["axis"]
+        if x.ndim == 0:
+            return [np.zeros((), np.dtype(attrs["out_dtype"]))]
+        return [pick(x, axis=axis, keepdims=attrs["keepdim"]).astype(attrs["out_dtype"])]
+    return impl
 
 
 def _softmax(ins, attrs):
@@ -312,6 +325,7 @@ IMPLS: dict[Op, Impl] = {
     Op.DIV: _exact(np.divide),
     Op.MAXIMUM: _exact(np.maximum),
     Op.MINIMUM: _exact(np.minimum),
+    Op.POW: lambda ins, attrs: [_narrow(np.power(_wide(ins[0]), _wide(ins[1])), ins[0].dtype)],
     Op.RELU: _exact(_relu),
     Op.CLAMP: _clamp,
     Op.HARDSWISH: _float(lambda x: x * _hardsigmoid(x)),
@@ -327,11 +341,20 @@ IMPLS: dict[Op, Impl] = {
     Op.NEG: _exact(np.negative),
     Op.ABS: _exact(np.abs),
     Op.ERF: _float(_erf),
+    Op.FLOOR: _exact(np.floor),
+    Op.CEIL: _exact(np.ceil),
+    Op.ROUND: _exact(np.rint),  # half to even
+    Op.TRUNC: _exact(np.trunc),
     Op.MAX_POOL2D: _max_pool2d,
     Op.AVG_POOL2D: _avg_pool2d,
+    Op.ADAPTIVE_AVG_POOL2D: adaptive_avg_pool2d,
+    Op.ADAPTIVE_MAX_POOL2D: adaptive_max_pool2d,
     Op.MEAN: _reduction(np.mean, wide=True),
     Op.SUM: _reduction(np.sum, wide=True),
     Op.REDUCE_MAX: _reduction(np.max, wide=False),
+    Op.REDUCE_MIN: _reduction(np.min, wide=False),
+    Op.ARGMAX: _arg_extreme(np.argmax),
+    Op.ARGMIN: _arg_extreme(np.argmin),
     Op.RESHAPE: lambda ins, attrs: [ins[0].reshape(attrs["shape"])],
     Op.PERMUTE: lambda ins, attrs: [ins[0].transpose(attrs["perm"])],
     Op.CONCAT: lambda ins, attrs: [np.concatenate(ins, axis=attrs["axis"])],
@@ -339,6 +362,7 @@ IMPLS: dict[Op, Impl] = {
     Op.EXPAND: lambda ins, attrs: [np.broadcast_to(ins[0], attrs["shape"])],
     Op.PAD: _pad,
     Op.UPSAMPLE_NEAREST: _upsample_nearest,
+    Op.RESIZE_BILINEAR: resize_bilinear,
     Op.GATHER: _gather,
     Op.SOFTMAX: _softmax,
     Op.LOG_SOFTMAX: _log_softmax,

@@ -8,10 +8,12 @@ node's decomposition). Every program follows TFLite's int8 reference kernel bit 
 `edgelower.interp.integer_nonlinear`.
 
 Which int8 nodes carry `q` (docs/quantization.md):
-- arithmetic (CONV2D, LINEAR, MATMUL, REQUANTIZE, ADD, SUB, MUL, AVG_POOL2D, MEAN, RELU, CLAMP, HARDSWISH, SIGMOID,
-  TANH, SOFTMAX, GELU, LAYER_NORM) always does: its `q` record is the whole of its arithmetic;
-- data movement (RESHAPE, PERMUTE, CONCAT, SLICE, EXPAND, PAD, UPSAMPLE_NEAREST, GATHER), MAX_POOL2D, MAXIMUM and
-  MINIMUM never need one: on int8 they are exact copies and comparisons with the same qparams in and out, and the
+- arithmetic (CONV2D, LINEAR, MATMUL, REQUANTIZE, ADD, SUB, MUL, AVG_POOL2D, ADAPTIVE_AVG_POOL2D, MEAN, SUM, RELU,
+  CLAMP, HARDSWISH, SIGMOID, TANH, SOFTMAX, GELU, LAYER_NORM, RESIZE_BILINEAR, LOOKUP) always does: its `q` record is
+  the whole of its arithmetic;
+- data movement (RESHAPE, PERMUTE, CONCAT, SLICE, EXPAND, PAD, UPSAMPLE_NEAREST, GATHER), MAX_POOL2D,
+  ADAPTIVE_MAX_POOL2D, REDUCE_MAX / REDUCE_MIN, ARGMAX / ARGMIN, MAXIMUM, MINIMUM, COMPARE and WHERE never need
+  one: on int8 they are exact copies, selections and comparisons with the same qparams in and out, and the
   plain implementations run on int8 arrays unchanged (PAD fills with its `value`, which `lower_integer` sets to
   the zero point, and MAX_POOL2D pads with int8's minimum, which never wins a window holding an input). MAX_POOL2D
   may carry a PoolQ for a fused activation clamp.
@@ -25,6 +27,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from edgelower.interp import integer_nonlinear as nonlinear
+from edgelower.interp import integer_resampling as resampling
 from edgelower.interp.numpy_algebra import NUMPY
 from edgelower.ir.graph import Op
 from edgelower.ir.ops import pool_geometry
@@ -32,6 +35,7 @@ from edgelower.quant import transformer
 from edgelower.quant.algebra import INT8, INT32, IntegerAlgebra
 from edgelower.quant.arith import multiply_by_quantized_multiplier, requantize
 from edgelower.quant.records import AddQ, ClampQ, ConvQ, MeanQ, MulQ, PoolQ, RequantQ, record_of
+from edgelower.quant.tables import TableQ
 
 Program = Callable[[IntegerAlgebra, list, Mapping[str, Any]], list]
 IntImpl = Callable[[list[np.ndarray], Mapping[str, Any]], list[np.ndarray]]
@@ -209,6 +213,26 @@ def _mean(A: IntegerAlgebra, ins, attrs):
     return [A.cast(A.clamp(out, INT8.min, INT8.max), INT8)]
 
 
+def _sum(A: IntegerAlgebra, ins, attrs):
+    """TFLM's int8 SUM (reference_ops::QuantizedMeanOrSum, compute_sum): MEAN's arithmetic without the 1/n fold,
+    the re-centred sum times the multiplier of in_scale / out_scale."""
+    q = record_of(attrs, MeanQ)
+    x, axes = ins[0], tuple(attrs["axes"])
+    count = math.prod(A.shape(x)[a] for a in axes)
+    if not 0 < count < MeanQ.MAX_COUNT:
+        raise ValueError(f"int8 SUM over {count} elements: TFLM's int32 sum holds fewer than {MeanQ.MAX_COUNT}")
+    total = A.add(A.sum(A.cast(x, INT32), axes, attrs["keepdim"]), A.mul(A.const(count, INT32), q.input_offset))
+    out = A.add(multiply_by_quantized_multiplier(A, total, q.multiplier, q.shift), q.output_offset)
+    return [A.cast(A.clamp(out, INT8.min, INT8.max), INT8)]
+
+
+def _lookup(A: IntegerAlgebra, ins, attrs):
+    """LOOKUP: the TableQ entry of each int8 value, a GATHER from the 256-entry table at x + 128."""
+    q = record_of(attrs, TableQ)
+    index = A.add(A.cast(ins[0], INT32), -INT8.min)
+    return [A.apply(Op.GATHER, [A.const(np.array(q.table), INT8), index], {"axis": 0})]
+
+
 def _clamp(A: IntegerAlgebra, ins, attrs):
     """RELU / CLAMP on int8 with the same qparams in and out: TFLM's ReluQuantized (identity multiplier),
     Relu6Quantized, or MAXIMUM / MINIMUM against a constant."""
@@ -245,6 +269,10 @@ PROGRAMS: dict[Op, Program] = {
     Op.AVG_POOL2D: _avg_pool2d,
     Op.MAX_POOL2D: _max_pool2d,
     Op.MEAN: _mean,
+    Op.SUM: _sum,
+    Op.LOOKUP: _lookup,
+    Op.RESIZE_BILINEAR: resampling.resize_bilinear,
+    Op.ADAPTIVE_AVG_POOL2D: resampling.adaptive_avg_pool2d,
     Op.RELU: _clamp,
     Op.CLAMP: _clamp,
     Op.SIGMOID: nonlinear.sigmoid,

@@ -57,7 +57,8 @@ COMPARE_PREDICATES = ("lt", "le", "gt", "ge", "eq", "ne")
 def _compare(ins, attrs):
     if attrs["predicate"] not in COMPARE_PREDICATES:
         raise IRError(f"compare predicate {attrs['predicate']!r} is not one of {COMPARE_PREDICATES}")
-    _integers(ins)
+    if not all(t.dtype.is_float for t in ins):  # float32 too: torch's comparisons (IEEE: NaN compares unequal)
+        _integers(ins)
     return [TensorType(binary(ins, attrs)[0].shape, DType.BOOL)]
 
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from edgelower.ir.graph import DType, Op, TensorType
 from edgelower.ir.integer_signatures import PRIMITIVE_INTEGER_OPS, PRIMITIVE_SIGNATURES, accumulator_dtype
-from edgelower.ir.signature import REQUIRED, Infer, IRError, OpSignature, broadcast_shapes
+from edgelower.ir.signature import REQUIRED, Infer, IRError, OpSignature, broadcast_shapes, dtype_attr
 from edgelower.ir.signature import binary as _binary
 from edgelower.ir.traits import ops_where, traits
 
@@ -136,6 +136,9 @@ def _pool2d(ins, attrs):
     ow = pool_out(w, kw, sw, pl, pr, dw, attrs["ceil_mode"])
     if oh <= 0 or ow <= 0:
         raise IRError(f"pool2d output would be empty ({oh}x{ow})")
+    divisor = attrs.get("divisor")
+    if divisor is not None and (not isinstance(divisor, int) or isinstance(divisor, bool) or divisor == 0):
+        raise IRError(f"avg_pool2d divisor {divisor!r} is not a non-zero integer")
     return [TensorType((n, c, oh, ow), x.dtype)]
 
 
@@ -146,6 +149,45 @@ def _reduce(ins, attrs):
     out = tuple(1 if i in axes else d for i, d in enumerate(shape)) if attrs["keepdim"] else \
         tuple(d for i, d in enumerate(shape) if i not in axes)
     return [TensorType(out, ins[0].dtype)]
+
+
+def _select_extreme(ins, attrs):
+    """REDUCE_MAX / REDUCE_MIN: a selection has no value to give for an empty group (torch raises too)."""
+    if any(ins[0].shape[a] == 0 for a in attrs["axes"] if 0 <= a < len(ins[0].shape)) and \
+            math.prod(d for i, d in enumerate(ins[0].shape) if i not in attrs["axes"]) > 0:
+        raise IRError(f"a maximum or minimum over an empty axis of {ins[0].shape}")
+    return _reduce(ins, attrs)
+
+
+def _arg_extreme(ins, attrs):
+    """ARGMAX / ARGMIN along `axis`: the index of the first extreme element, int64 (torch) or int32 (TFLite)."""
+    shape, axis = ins[0].shape, attrs["axis"]
+    if not 0 <= axis < max(len(shape), 1) or (shape and shape[axis] == 0):
+        raise IRError(f"argmax/argmin axis {axis} invalid (or empty) for shape {shape}")
+    out = dtype_attr(attrs["out_dtype"])
+    if out not in (DType.INT64, DType.INT32):
+        raise IRError(f"argmax/argmin out_dtype must be int64 or int32, got {out.value}")
+    if not shape:
+        return [TensorType((), out)]
+    kept = tuple(1 if i == axis else d for i, d in enumerate(shape)) if attrs["keepdim"] else \
+        shape[:axis] + shape[axis + 1:]
+    return [TensorType(kept, out)]
+
+
+def _adaptive_pool2d(ins, attrs):
+    if len(ins[0].shape) != 4:
+        raise IRError(f"adaptive pooling wants a 4-d input, got {ins[0].shape}")
+    (n, c, h, w), (oh, ow) = ins[0].shape, attrs["size"]
+    if oh <= 0 or ow <= 0 or h <= 0 or w <= 0:
+        raise IRError(f"adaptive pooling {h}x{w} -> {oh}x{ow}: every window needs an input")
+    return [TensorType((n, c, oh, ow), ins[0].dtype)]
+
+
+def _resize(ins, attrs):
+    if len(ins[0].shape) != 4 or any(d <= 0 for d in attrs["size"]) or min(ins[0].shape[2:]) <= 0:
+        raise IRError(f"resize wants a 4-d input and a positive size, got {ins[0].shape} -> {attrs['size']}")
+    n, c, _, _ = ins[0].shape
+    return [TensorType((n, c, *attrs["size"]), ins[0].dtype)]
 
 
 def _reshape(ins, attrs):
@@ -211,9 +253,17 @@ def _upsample(ins, attrs):
 
 def _gather(ins, attrs):
     table, idx = ins
-    if idx.dtype not in (DType.INT64, DType.INT32) or len(table.shape) != 2:
-        raise IRError(f"gather wants a 2-d table and integer indices, got {table} and {idx}")
-    return [TensorType(idx.shape + table.shape[1:], table.dtype)]
+    axis = attrs["axis"]
+    if idx.dtype not in (DType.INT64, DType.INT32) or not 0 <= axis < len(table.shape):
+        raise IRError(f"gather along axis {axis} wants a table of higher rank and integer indices, got {table} and "
+                      f"{idx}")
+    return [TensorType(table.shape[:axis] + idx.shape + table.shape[axis + 1:], table.dtype)]
+
+
+def _lookup(ins, attrs):
+    if ins[0].dtype is not DType.INT8 or attrs.get("q") is None:
+        raise IRError(f"lookup maps int8 through the table of its `q` record, got {ins[0]}")
+    return [ins[0]]
 
 
 def _axis_same(ins, attrs):
@@ -273,16 +323,28 @@ OPS: dict[Op, OpSignature] = {
     Op.ADD: OpSignature(2, 2, {"activation": None}, _add),
     Op.SUB: _binary_sig, Op.MUL: _binary_sig, Op.DIV: _binary_sig,
     Op.MAXIMUM: _binary_sig, Op.MINIMUM: _binary_sig,
+    Op.POW: _binary_sig,  # x ** y, float
     Op.RELU: _unary,
     Op.CLAMP: OpSignature(1, 1, {"min": REQUIRED, "max": REQUIRED}, _same),  # None = unbounded on that side
     Op.HARDSWISH: _unary, Op.HARDSIGMOID: _unary, Op.SIGMOID: _unary, Op.TANH: _unary,
     Op.GELU: OpSignature(1, 1, {"approximate": "none"}, _same),  # "none" (erf) or "tanh"
     Op.SILU: _unary, Op.EXP: _unary, Op.LOG: _unary, Op.SQRT: _unary, Op.RSQRT: _unary, Op.NEG: _unary,
-    Op.ABS: _unary, Op.ERF: _unary,
+    Op.ABS: _unary, Op.ERF: _unary, Op.FLOOR: _unary, Op.CEIL: _unary, Op.TRUNC: _unary,
+    Op.ROUND: _unary,  # half to even, as torch.round
+    # y = table[x + 128] of its TableQ record: int8 only (edgelower.quant.tables)
+    Op.LOOKUP: OpSignature(1, 1, {}, _lookup),
     Op.MAX_POOL2D: OpSignature(1, 1, {**_pool_attrs, "dilation": (1, 1)}, _pool2d),
     # count_include_pad: divide by the whole window; else by the in-bounds part. divisor: overrides both.
     Op.AVG_POOL2D: OpSignature(1, 1, {**_pool_attrs, "count_include_pad": True, "divisor": None}, _pool2d),
-    Op.MEAN: _reduce_sig, Op.SUM: _reduce_sig, Op.REDUCE_MAX: _reduce_sig,
+    # windows of PyTorch's adaptive pooling: out[i] reads [floor(i * in / out), ceil((i + 1) * in / out))
+    Op.ADAPTIVE_MAX_POOL2D: OpSignature(1, 1, {"size": REQUIRED}, _adaptive_pool2d),
+    Op.ADAPTIVE_AVG_POOL2D: OpSignature(1, 1, {"size": REQUIRED}, _adaptive_pool2d),
+    Op.MEAN: _reduce_sig, Op.SUM: _reduce_sig,
+    Op.REDUCE_MAX: OpSignature(1, 1, {"axes": REQUIRED, "keepdim": False}, _select_extreme),
+    Op.REDUCE_MIN: OpSignature(1, 1, {"axes": REQUIRED, "keepdim": False}, _select_extreme),
+    # the index of the first maximum (minimum) along `axis`; NaN counts as the maximum (and the minimum), as torch
+    Op.ARGMAX: OpSignature(1, 1, {"axis": REQUIRED, "keepdim": False, "out_dtype": "int64"}, _arg_extreme),
+    Op.ARGMIN: OpSignature(1, 1, {"axis": REQUIRED, "keepdim": False, "out_dtype": "int64"}, _arg_extreme),
     Op.RESHAPE: OpSignature(1, 1, {"shape": REQUIRED}, _reshape),
     Op.PERMUTE: OpSignature(1, 1, {"perm": REQUIRED}, _permute),
     Op.CONCAT: OpSignature(1, 64, {"axis": REQUIRED}, _concat),
@@ -291,7 +353,11 @@ OPS: dict[Op, OpSignature] = {
     Op.PAD: OpSignature(1, 1, {"pads": REQUIRED, "value": 0.0}, _pad),
     # out[i] = in[floor(i * in_size / out_size)], as torch's "nearest" (not "nearest-exact")
     Op.UPSAMPLE_NEAREST: OpSignature(1, 1, {"size": REQUIRED}, _upsample),
-    Op.GATHER: OpSignature(2, 2, {}, _gather),  # (table[V, D], indices) -> table[indices]
+    # torch's "bilinear": align_corners, or half-pixel centres with source coordinates clamped at 0; `scale` (h, w):
+    # the source step per output step, when it is not in / out (torch's 1 / scale_factor), ignored with align_corners
+    Op.RESIZE_BILINEAR: OpSignature(1, 1, {"size": REQUIRED, "align_corners": False, "scale": None}, _resize),
+    # (table, indices) -> numpy's take(table, indices, axis): indices replace the axis (TFLite's GATHER)
+    Op.GATHER: OpSignature(2, 2, {"axis": 0}, _gather),
     Op.SOFTMAX: OpSignature(1, 1, {"axis": REQUIRED}, _axis_same),
     Op.LOG_SOFTMAX: OpSignature(1, 1, {"axis": REQUIRED}, _axis_same),
     # normalizes over the trailing `normalized_ndim` dims; optional inputs weight, bias of that shape

@@ -30,6 +30,8 @@ from edgelower.errors import IntegerLoweringError, Unsupported
 from edgelower.ir.graph import DType, Graph, Node, Op, QParams, TensorType
 from edgelower.ir.names import sanitize
 from edgelower.passes.integer.lower_integer_ops import LOWERINGS, NoIntegerForm, Operand, Site, quantize_array
+from edgelower.passes.integer.lower_selections import SELECTIONS
+from edgelower.passes.integer.lower_tables import TABLE_OPS, lower_table, reciprocal_or
 from edgelower.passes.integer.lower_transformer import lower_scalar_scale, scalar_scale_or
 from edgelower.passes.integer.quantize import is_parameter
 from edgelower.passes.rewrite import Rewrite, RewriteContext, Rule, alias, rewrite
@@ -39,9 +41,11 @@ from edgelower.ir.verifier import verify
 
 FUSABLE_ACTIVATIONS = ops_where(clamps=True)
 
-# What each op lowers with: its form in lower_integer_ops, and for MUL and DIV by a positive scalar constant the
-# fold of that scale into a requantization (lower_transformer: attention's 1/sqrt(d) costs no op of its own).
-INTEGER_FORMS = {**LOWERINGS, Op.MUL: scalar_scale_or(LOWERINGS[Op.MUL]), Op.DIV: lower_scalar_scale}
+# What each op lowers with: its form in lower_integer_ops, for MUL and DIV by a positive scalar constant the fold of
+# that scale into a requantization (lower_transformer: attention's 1/sqrt(d) costs no op of its own), and for the
+# elementwise functions of one value a LOOKUP table (lower_tables; DIV of a constant by a tensor too).
+INTEGER_FORMS = {**LOWERINGS, **{op: lower_table for op in TABLE_OPS}, Op.MUL: scalar_scale_or(LOWERINGS[Op.MUL]),
+                 Op.DIV: reciprocal_or(lower_scalar_scale)}
 
 
 @dataclass(frozen=True)
@@ -169,15 +173,23 @@ def lower_at_quantize(node: Node, ctx: RewriteContext) -> Rewrite | None:
         return None
 
 
+def lower_selection(node: Node, ctx: RewriteContext) -> Rewrite | None:
+    """COMPARE, ARGMAX, ARGMIN of DEQUANTIZEd values: their results are not quantized, so no QUANTIZE marks them."""
+    return SELECTIONS[node.op](node, ctx)
+
+
 rules_lower_integer = [
     Rule("fold_quantize_dequantize", Op.QUANTIZE, fold_quantize_dequantize),
     Rule("lower_at_quantize", Op.QUANTIZE, lower_at_quantize),
+    Rule("lower_selection", frozenset(SELECTIONS), lower_selection),
 ]
 
 
 def _why_float(graph: Graph, node: Node) -> str:
     """Why `node` stayed float: no lowering for its op, an operand without int8 parameters, or the reason its
     lowering gives (asked again, at the QUANTIZE of its result or of the activation folded into it)."""
+    if node.op in SELECTIONS:
+        return "its operands are not int8 values of one quantization, or a constant holding one value"
     if node.op not in INTEGER_FORMS:
         return f"{node.op.name} has no integer-only lowering"
     ctx = RewriteContext(graph, set(graph.types))
@@ -198,8 +210,9 @@ def _why_float(graph: Graph, node: Node) -> str:
 
 
 def _float_nodes(graph: Graph) -> list[Node]:
+    """Nodes computing in float: a float result, or (COMPARE, ARGMAX, ...) a float operand."""
     return [n for n in graph.nodes if n.op not in (Op.QUANTIZE, Op.DEQUANTIZE)
-            and any(graph.types[o].dtype.is_float for o in n.outputs)]
+            and any(graph.types[v].dtype.is_float and v not in graph.constants for v in n.outputs + n.inputs)]
 
 
 def lower_integer(graph: Graph, options: LowerIntegerOptions = LowerIntegerOptions()) -> Graph:

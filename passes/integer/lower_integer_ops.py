@@ -26,6 +26,7 @@ from edgelower.ir.graph import DType, Node, Op, QParams, TensorType
 from edgelower.ir.ops import parse_activation
 from edgelower.passes.rewrite import Rewrite, RewriteContext
 from edgelower.quant.arith import round_half_away
+from edgelower.quant.resampling import ResizeBilinearQ
 from edgelower.quant.records import (SIGMOID_OUTPUT, SOFTMAX_OUTPUT, TANH_OUTPUT, AddQ, ClampQ, ConvQ, HardSwishQ,
                               LogisticQ, MeanQ, MulQ, PoolQ, RequantQ, SoftmaxQ, TanhQ, f32)
 
@@ -272,15 +273,17 @@ def lower_clamp(site: Site) -> Rewrite:
 
 
 def lower_avg_pool2d(site: Site) -> Rewrite:
-    """AVG_POOL2D where PyTorch also divides by the in-bounds taps (no padding counted, no divisor): PoolQ."""
+    """AVG_POOL2D where PyTorch also divides by the in-bounds taps (no padding counted, no divisor), and
+    ADAPTIVE_AVG_POOL2D (whose windows hold only inputs): PoolQ."""
     x, attrs, act = site.int8(0), site.node.attrs, site.act_range()
-    if attrs["divisor"] is not None or (attrs["count_include_pad"] and any(attrs["padding"])):
+    if site.node.op is Op.AVG_POOL2D and (attrs["divisor"] is not None or
+                                          (attrs["count_include_pad"] and any(attrs["padding"]))):
         raise NoIntegerForm("TFLite's int8 average divides by the in-bounds taps: padding must not count "
                             "(count_include_pad=False) and there must be no divisor_override")
     if x.qparams == site.out_type.qparams:  # the pool's own clamp takes the activation
-        pool = site.node_to(Op.AVG_POOL2D, (x.name,), site.output, _plain_attrs(site.node, q=PoolQ(*act)))
+        pool = site.node_to(site.node.op, (x.name,), site.output, _plain_attrs(site.node, q=PoolQ(*act)))
         return site.finish([pool])
-    return site.then_requantize(Op.AVG_POOL2D, [x.name], _plain_attrs(site.node, q=PoolQ()), x.qparams, act)
+    return site.then_requantize(site.node.op, [x.name], _plain_attrs(site.node, q=PoolQ()), x.qparams, act)
 
 
 def lower_mean(site: Site) -> Rewrite:
@@ -295,15 +298,38 @@ def lower_mean(site: Site) -> Rewrite:
 
 
 def lower_sum(site: Site) -> Rewrite:
-    """SUM = n x MEAN: TFLM's integer mean with the input scale taken n times larger, so that its rescaling by
-    in_scale / (n * out_scale) becomes in_scale / out_scale (TFLM's SUM: the same QuantizedMeanOrSum, one rounding)."""
+    """SUM: TFLM's integer SUM (QuantizedMeanOrSum with compute_sum), the re-centred sum rescaled once by
+    in_scale / out_scale (MeanQ, without MEAN's 1/n)."""
     x = site.int8(0)
     site.no_activation()
     count = math.prod(x.type.shape[a] for a in site.node.attrs["axes"])
     if not 0 < count < MeanQ.MAX_COUNT:
         raise NoIntegerForm(f"it sums {count} elements; the integer form takes fewer than {MeanQ.MAX_COUNT}")
-    q = record(MeanQ.from_scales, x.qparams.scale[0] * count, x.qparams.zero_point[0], *site.out_q)
-    return site.finish([site.node_to(Op.MEAN, (x.name,), site.output, _plain_attrs(site.node, q=q))])
+    q = record(MeanQ.from_scales, x.qparams.scale[0], x.qparams.zero_point[0], *site.out_q)
+    return site.finish([site.node_to(Op.SUM, (x.name,), site.output, _plain_attrs(site.node, q=q))])
+
+
+def lower_resize_bilinear(site: Site) -> Rewrite:
+    """RESIZE_BILINEAR: TFLite's integer bilinear resize (ResizeBilinearQ) on the input's parameters."""
+    x, act = site.int8(0), site.act_range()
+    if site.node.attrs.get("scale") is not None and not site.node.attrs["align_corners"]:
+        raise NoIntegerForm("TFLite's integer resize steps by in / out, not by a scale factor")
+    q = record(ResizeBilinearQ.from_geometry, x.type.shape[2:], site.node.attrs["size"],
+               site.node.attrs["align_corners"])
+    return site.then_requantize(Op.RESIZE_BILINEAR, [x.name], _plain_attrs(site.node, q=q), x.qparams, act)
+
+
+def lower_where(site: Site) -> Rewrite:
+    """WHERE: both values requantized to the output's parameters, then the selection of int8 values."""
+    site.no_activation()
+    cond = site.operands[0]
+    if cond.type.dtype is not DType.BOOL:
+        raise NoIntegerForm("its condition is not a bool tensor")
+    nodes: list[Node] = []
+    types: dict = {}
+    values = [site.in_output_params(site.int8(i), nodes, types) for i in (1, 2)]
+    nodes.append(site.node_to(Op.WHERE, [cond.name, *values], site.output, {}))
+    return site.finish(nodes, types=types)
 
 
 def lower_hardsigmoid(site: Site) -> Rewrite:
@@ -382,7 +408,11 @@ LOWERINGS: dict[Op, Lowering] = {
     Op.SUB: _binary_record(AddQ),
     Op.MUL: _binary_record(MulQ),
     **{op: lower_data_movement for op in (Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND, Op.UPSAMPLE_NEAREST,
-                                          Op.MAX_POOL2D, Op.REDUCE_MAX, Op.GATHER)},
+                                          Op.MAX_POOL2D, Op.ADAPTIVE_MAX_POOL2D, Op.REDUCE_MAX, Op.REDUCE_MIN,
+                                          Op.GATHER)},
+    Op.RESIZE_BILINEAR: lower_resize_bilinear,
+    Op.WHERE: lower_where,
+    Op.ADAPTIVE_AVG_POOL2D: lower_avg_pool2d,
     Op.PAD: lower_pad,
     Op.CONCAT: lower_same_scale_nary,
     Op.MAXIMUM: lower_same_scale_nary,

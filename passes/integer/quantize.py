@@ -59,7 +59,8 @@ FUSABLE_ACTIVATIONS = ops_where(clamps=True)
 WEIGHTED = frozenset(op for op in ops_where(accumulates=True) if 1 in traits(op).parameters)
 # Constant inputs the integer lowering quantizes itself: weights per channel, int32 biases, LayerNorm's affine
 # parameters (folded into its integer record). They get no activation parameters and no DEQUANTIZE.
-PARAMETERS: dict[Op, tuple[int, ...]] = {Op.CONV2D: (1, 2), Op.LINEAR: (1, 2), Op.LAYER_NORM: (1, 2)}
+# POW's exponent becomes part of a LOOKUP table (lower_tables), in float.
+PARAMETERS: dict[Op, tuple[int, ...]] = {Op.CONV2D: (1, 2), Op.LINEAR: (1, 2), Op.LAYER_NORM: (1, 2), Op.POW: (1,)}
 
 
 def is_parameter(graph: Graph, name: str) -> bool:

@@ -141,6 +141,41 @@ void el_mul_f32(const el_broadcast_params *p, const float *a, const float *b, fl
 void el_div_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
 void el_maximum_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
 void el_minimum_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
+/* a ** b with powf; the exponents 2, 0.5 and -1 give the exactly rounded a * a, sqrtf(a) and 1 / a. */
+void el_pow_f32(const el_broadcast_params *p, const float *a, const float *b, float *y);
+
+/* ---- comparison and selection: select.c, select_s8.c, and el_where (any dtype) in movement.c -------------- */
+
+typedef enum { EL_LT = 0, EL_LE = 1, EL_GT = 2, EL_GE = 3, EL_EQ = 4, EL_NE = 5 } el_predicate;
+
+/* y = a <predicate> b as 0 / 1 bytes (bool), broadcasting; IEEE: every predicate but NE is false on NaN. */
+void el_compare_f32(const el_broadcast_params *p, int32_t predicate, const float *a, const float *b, uint8_t *y);
+void el_compare_s8(const el_broadcast_params *p, int32_t predicate, const int8_t *a, const int8_t *b, uint8_t *y);
+
+/* y = cond ? a : b for `elem_size`-byte elements, the three operands broadcast to the contiguous output; in place
+ * over a or b of the output's shape (movement.c). */
+typedef struct {
+    int32_t elem_size;
+    int32_t ndim;
+    int32_t shape[EL_MAX_DIMS];
+    int32_t stride_cond[EL_MAX_DIMS];
+    int32_t stride_a[EL_MAX_DIMS];
+    int32_t stride_b[EL_MAX_DIMS];
+} el_where_params;
+
+void el_where(const el_where_params *p, const uint8_t *cond, const void *a, const void *b, void *y);
+
+/* x viewed as [outer, axis, inner]: y[o, i] = the index along `axis` of the first largest (smallest) element, NaN
+ * counting as largest (and smallest), as torch.argmax; written as int64 (index_size 8) or int32 (4). */
+typedef struct {
+    int32_t outer, axis, inner;
+    int32_t index_size;
+} el_arg_params;
+
+void el_argmax_f32(const el_arg_params *p, const float *EL_RESTRICT x, void *EL_RESTRICT y);
+void el_argmin_f32(const el_arg_params *p, const float *EL_RESTRICT x, void *EL_RESTRICT y);
+void el_argmax_s8(const el_arg_params *p, const int8_t *EL_RESTRICT x, void *EL_RESTRICT y);
+void el_argmin_s8(const el_arg_params *p, const int8_t *EL_RESTRICT x, void *EL_RESTRICT y);
 
 /* ---- elementwise unary: activation.c -------------------------------------------------------------------- */
 
@@ -165,13 +200,17 @@ void el_rsqrt_f32(const el_unary_params *p, const float *x, float *y);
 void el_neg_f32(const el_unary_params *p, const float *x, float *y);
 void el_abs_f32(const el_unary_params *p, const float *x, float *y);
 void el_erf_f32(const el_unary_params *p, const float *x, float *y);
+void el_floor_f32(const el_unary_params *p, const float *x, float *y);
+void el_ceil_f32(const el_unary_params *p, const float *x, float *y);
+void el_round_f32(const el_unary_params *p, const float *x, float *y); /* half to even (rintf) */
+void el_trunc_f32(const el_unary_params *p, const float *x, float *y);
 
 /* ---- pooling: pool.c ------------------------------------------------------------------------------------ */
 
 /* `planes` = N * C images of in_h x in_w; dilation applies to max pooling only. Windows that run past the
- * declared bottom/right padding (ceil_mode) ignore those positions. Average pooling: `divisor` > 0 overrides;
- * otherwise each window is divided by its extent clipped to the padded input (count_include_pad) or to the
- * input. */
+ * declared bottom/right padding (ceil_mode) ignore those positions. Average pooling: a `divisor` other than 0
+ * overrides (PyTorch's divisor_override, of either sign); otherwise each window is divided by its extent clipped to
+ * the padded input (count_include_pad) or to the input. */
 typedef struct {
     int32_t planes, in_h, in_w, out_h, out_w;
     int32_t kernel_h, kernel_w;
@@ -187,6 +226,24 @@ void el_max_pool2d_f32(const el_pool2d_params *p, const float *EL_RESTRICT x, fl
 /* Sums the in-bounds window in row-major order, then divides. */
 void el_avg_pool2d_f32(const el_pool2d_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
 
+/* ---- resampling: resample.c, resample_s8.c ---------------------------------------------------------------- */
+
+/* `planes` = N * C images of in_h x in_w resampled to out_h x out_w. */
+typedef struct {
+    int32_t planes, in_h, in_w, out_h, out_w;
+} el_resample_params;
+
+/* PyTorch's adaptive pooling: output (i, j) reads rows [floor(i * in_h / out_h), ceil((i + 1) * in_h / out_h)) and
+ * the same columns of in_w / out_w. The average sums its window in row-major order, then divides by its size. */
+void el_adaptive_avg_pool2d_f32(const el_resample_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
+void el_adaptive_max_pool2d_f32(const el_resample_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
+
+/* torch's bilinear upsampling: source = i * step with align_corners, else max((i + 0.5) * step - 0.5, 0), in
+ * float, with the generator's step per dim ((in - 1) / (out - 1), in / out, or 1 / scale_factor); interpolation
+ * between floor(source) and the next element (clamped to the last), along the columns, then the rows. */
+void el_resize_bilinear_f32(const el_resample_params *p, int32_t align_corners, float step_h, float step_w,
+                            const float *EL_RESTRICT x, float *EL_RESTRICT y);
+
 /* ---- reductions: reduce.c ------------------------------------------------------------------------------- */
 
 /* `outer` walks the kept dims (y is contiguous in that order), `inner` the reduced dims, both with input
@@ -199,6 +256,7 @@ typedef struct {
 void el_sum_f32(const el_reduce_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
 void el_mean_f32(const el_reduce_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
 void el_reduce_max_f32(const el_reduce_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
+void el_reduce_min_f32(const el_reduce_params *p, const float *EL_RESTRICT x, float *EL_RESTRICT y);
 
 /* ---- normalization: norm.c ------------------------------------------------------------------------------ */
 
@@ -256,10 +314,11 @@ typedef struct {
 
 void el_upsample_nearest(const el_upsample_params *p, const void *EL_RESTRICT x, void *EL_RESTRICT y);
 
-/* y[i, :] = table[idx[i], :] for `count` indices into a [rows, row_elems] table. An index outside [0, rows)
- * writes a zero row and makes the call return EL_ERROR_INDEX. The suffix names the index type. */
+/* The table viewed as [outer, rows, row_elems]: y[o, i, :] = table[o, idx[i], :] for `count` indices (numpy's
+ * take along the rows' axis). An index outside [0, rows) writes a zero row and makes the call return
+ * EL_ERROR_INDEX. The suffix names the index type. */
 typedef struct {
-    int32_t elem_size, rows, row_elems, count;
+    int32_t elem_size, outer, rows, row_elems, count;
 } el_gather_params;
 
 int el_gather_i64(const el_gather_params *p, const void *EL_RESTRICT table, const int64_t *EL_RESTRICT idx,
@@ -447,7 +506,32 @@ typedef struct {
 } el_mean_q;
 
 void el_mean_s8(const el_reduce_params *p, const el_mean_q *q, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+/* SUM, TFLM's int8 SUM (QuantizedMeanOrSum, sum branch): MEAN's arithmetic without the 1/n fold,
+ * y = clamp(MultiplyByQuantizedMultiplier(sum + n * input_offset, multiplier, shift) + output_offset). */
+void el_sum_s8(const el_reduce_params *p, const el_mean_q *q, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
 void el_reduce_max_s8(const el_reduce_params *p, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+void el_reduce_min_s8(const el_reduce_params *p, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+
+/* LOOKUP: y = table[x + 128], a 256-entry table computed at compile time (an elementwise function of one int8
+ * value; compiler/quant/tables.py). Runs in place. */
+void el_lookup_s8(const el_unary_params *p, const int8_t *table, const int8_t *x, int8_t *y);
+
+/* Adaptive pooling on int8 (windows as el_adaptive_avg_pool2d_f32): the maximum, or TFLite AveragePool's rounding of
+ * the window's raw sum by its size (half away from zero), clamped to [act_min, act_max]. */
+void el_adaptive_max_pool2d_s8(const el_resample_params *p, const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+void el_adaptive_avg_pool2d_s8(const el_resample_params *p, int32_t act_min, int32_t act_max,
+                               const int8_t *EL_RESTRICT x, int8_t *EL_RESTRICT y);
+
+/* RESIZE_BILINEAR, TFLite reference_ops::ResizeBilinearInteger: Q10 source coordinates from the Q10 scales (with
+ * half-pixel centres: i * scale + scale / 2 - 512), the 2 x 2 neighbourhood summed in Q20 and rounded half away
+ * from zero. */
+typedef struct {
+    int32_t height_scale_10, width_scale_10;
+    int32_t half_pixel_centers;
+} el_resize_bilinear_q;
+
+void el_resize_bilinear_s8(const el_resample_params *p, const el_resize_bilinear_q *q, const int8_t *EL_RESTRICT x,
+                           int8_t *EL_RESTRICT y);
 
 /* ---- int8 transformer nonlinearities: transformer_s8.c -----------------------------------------------------
  *

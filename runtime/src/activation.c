@@ -115,3 +115,28 @@ void el_erf_f32(const el_unary_params *p, const float *x, float *y)
     int32_t i;
     for (i = 0; i < p->count; ++i) y[i] = erff(x[i]);
 }
+
+void el_floor_f32(const el_unary_params *p, const float *x, float *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; ++i) y[i] = floorf(x[i]);
+}
+
+void el_ceil_f32(const el_unary_params *p, const float *x, float *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; ++i) y[i] = ceilf(x[i]);
+}
+
+/* rintf rounds half to even in the default rounding mode, as torch.round. */
+void el_round_f32(const el_unary_params *p, const float *x, float *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; ++i) y[i] = rintf(x[i]);
+}
+
+void el_trunc_f32(const el_unary_params *p, const float *x, float *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; ++i) y[i] = truncf(x[i]);
+}

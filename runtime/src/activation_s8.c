@@ -80,3 +80,9 @@ void el_tanh_s8(const el_unary_params *p, const el_logistic_q *q, const int8_t *
         }
     }
 }
+
+void el_lookup_s8(const el_unary_params *p, const int8_t *table, const int8_t *x, int8_t *y)
+{
+    int32_t i;
+    for (i = 0; i < p->count; ++i) y[i] = table[x[i] + 128];
+}

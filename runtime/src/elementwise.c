@@ -1,7 +1,18 @@
 /* Binary elementwise kernels with numpy broadcasting. Each result is one exactly rounded float32 operation. */
 #include "internal.h"
 
-typedef enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN } binary_op;
+#include <math.h>
+
+typedef enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_POW } binary_op;
+
+/* powf, with the exponents whose result is one exactly rounded operation spelled as that operation. */
+static float power(float a, float b)
+{
+    if (b == 2.0f) return a * a;
+    if (b == 0.5f) return sqrtf(a);
+    if (b == -1.0f) return 1.0f / a;
+    return powf(a, b);
+}
 
 /* One output row: the op is dispatched once per row, so the loops stay tight. Only add has an activation. */
 static void binary_row(binary_op op, const el_activation_f32 *act, int32_t n, const float *a, int32_t sa,
@@ -30,6 +41,9 @@ static void binary_row(binary_op op, const el_activation_f32 *act, int32_t n, co
         break;
     case OP_MIN:
         for (i = 0; i < n; ++i) y[i] = el_minf(a[i * sa], b[i * sb]);
+        break;
+    case OP_POW:
+        for (i = 0; i < n; ++i) y[i] = power(a[i * sa], b[i * sb]);
         break;
     }
 }
@@ -79,4 +93,9 @@ void el_maximum_f32(const el_broadcast_params *p, const float *a, const float *b
 void el_minimum_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
 {
     broadcast(p, OP_MIN, NULL, a, b, y);
+}
+
+void el_pow_f32(const el_broadcast_params *p, const float *a, const float *b, float *y)
+{
+    broadcast(p, OP_POW, NULL, a, b, y);
 }

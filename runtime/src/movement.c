@@ -77,17 +77,18 @@ void el_upsample_nearest(const el_upsample_params *p, const void *restrict x, vo
     }
 }
 
-/* Row i of y is table row `index`; a bad index gives a zero row (memory stays safe) and an error status. */
-static int gather_row(const el_gather_params *p, const void *restrict table, int64_t index, int32_t i,
+/* Row (o, i) of y is row `index` of the table's outer block o; a bad index gives a zero row (memory stays safe)
+ * and an error status. */
+static int gather_row(const el_gather_params *p, const void *restrict table, int64_t index, int32_t o, int32_t i,
                       void *restrict y)
 {
     const int32_t row = p->row_elems * p->elem_size;
-    unsigned char *dst = (unsigned char *)y + i * row;
+    unsigned char *dst = (unsigned char *)y + (o * p->count + i) * row;
     if (index < 0 || index >= p->rows) {
         memset(dst, 0, (size_t)row);
         return EL_ERROR_INDEX;
     }
-    memcpy(dst, (const unsigned char *)table + (int32_t)index * row, (size_t)row);
+    memcpy(dst, (const unsigned char *)table + (o * p->rows + (int32_t)index) * row, (size_t)row);
     return EL_OK;
 }
 
@@ -95,8 +96,10 @@ int el_gather_i64(const el_gather_params *p, const void *restrict table, const i
                   void *restrict y)
 {
     int status = EL_OK;
-    int32_t i;
-    for (i = 0; i < p->count; ++i) status |= gather_row(p, table, idx[i], i, y);
+    int32_t o, i;
+    for (o = 0; o < p->outer; ++o) {
+        for (i = 0; i < p->count; ++i) status |= gather_row(p, table, idx[i], o, i, y);
+    }
     return status;
 }
 
@@ -104,7 +107,32 @@ int el_gather_i32(const el_gather_params *p, const void *restrict table, const i
                   void *restrict y)
 {
     int status = EL_OK;
-    int32_t i;
-    for (i = 0; i < p->count; ++i) status |= gather_row(p, table, idx[i], i, y);
+    int32_t o, i;
+    for (o = 0; o < p->outer; ++o) {
+        for (i = 0; i < p->count; ++i) status |= gather_row(p, table, idx[i], o, i, y);
+    }
     return status;
+}
+
+/* Element i is read before it is written, so y may be a or b where that operand has the output's shape. */
+void el_where(const el_where_params *p, const uint8_t *cond, const void *a, const void *b, void *y)
+{
+    const unsigned char *ab = (const unsigned char *)a, *bb = (const unsigned char *)b;
+    unsigned char *yb = (unsigned char *)y;
+    const int32_t count = el_product(p->ndim, p->shape), es = p->elem_size;
+    int32_t idx[EL_MAX_DIMS] = {0};
+    int32_t oc = 0, oa = 0, ob = 0, i, d;
+    for (i = 0; i < count; ++i) {
+        memcpy(yb + i * es, cond[oc] ? ab + oa * es : bb + ob * es, (size_t)es);
+        for (d = p->ndim - 1; d >= 0; --d) { /* the odometer of el_step, over three operands */
+            oc += p->stride_cond[d];
+            oa += p->stride_a[d];
+            ob += p->stride_b[d];
+            if (++idx[d] < p->shape[d]) break;
+            idx[d] = 0;
+            oc -= p->stride_cond[d] * p->shape[d];
+            oa -= p->stride_a[d] * p->shape[d];
+            ob -= p->stride_b[d] * p->shape[d];
+        }
+    }
 }

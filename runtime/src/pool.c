@@ -54,7 +54,7 @@ void el_avg_pool2d_f32(const el_pool2d_params *p, const float *restrict x, float
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t x0 = ox * p->stride_w - p->pad_left;
                 const int32_t cols = window_extent(x0, p->kernel_w, p->in_w, p->pad_right, p->count_include_pad);
-                const int32_t divisor = p->divisor > 0 ? p->divisor : rows * cols;
+                const int32_t divisor = p->divisor != 0 ? p->divisor : rows * cols;
                 float acc = 0.0f;
                 for (iy = max_i32(y0, 0); iy < min_i32(y0 + p->kernel_h, p->in_h); ++iy) {
                     for (ix = max_i32(x0, 0); ix < min_i32(x0 + p->kernel_w, p->in_w); ++ix) {

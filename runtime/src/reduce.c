@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-typedef enum { RED_SUM, RED_MAX } reduce_op;
+typedef enum { RED_SUM, RED_MAX, RED_MIN } reduce_op;
 
 /* Folds one output's inner walk, in row-major order of the reduced dims, in float32. */
 static float fold(const el_walk *w, reduce_op op, const float *x)
@@ -12,9 +12,9 @@ static float fold(const el_walk *w, reduce_op op, const float *x)
     const int32_t count = el_product(w->ndim, w->shape);
     int32_t idx[EL_MAX_DIMS] = {0};
     int32_t off = 0, i;
-    float acc = op == RED_MAX ? -INFINITY : 0.0f;
+    float acc = op == RED_MAX ? -INFINITY : op == RED_MIN ? INFINITY : 0.0f;
     for (i = 0; i < count; ++i) {
-        acc = op == RED_MAX ? el_maxf(acc, x[off]) : acc + x[off];
+        acc = op == RED_MAX ? el_maxf(acc, x[off]) : op == RED_MIN ? el_minf(acc, x[off]) : acc + x[off];
         el_step(w->ndim, w->shape, idx, w->stride, &off, NULL, NULL);
     }
     return acc;
@@ -47,4 +47,9 @@ void el_mean_f32(const el_reduce_params *p, const float *restrict x, float *rest
 void el_reduce_max_f32(const el_reduce_params *p, const float *restrict x, float *restrict y)
 {
     reduce(p, RED_MAX, 1.0f, x, y);
+}
+
+void el_reduce_min_f32(const el_reduce_params *p, const float *restrict x, float *restrict y)
+{
+    reduce(p, RED_MIN, 1.0f, x, y);
 }
