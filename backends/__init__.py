@@ -4,8 +4,10 @@ imported inside a backend's emit and load, never here."""
 
 from edgelower.backends.c import C_BACKEND
 from edgelower.backends.protocol import Backend
+from edgelower.backends.tvm import TVM_BACKEND
 
 # One explicit entry per backend, in the order `edgelower targets` lists them.
 BACKENDS: dict[str, Backend] = {
     "c": C_BACKEND,
+    "tvm": TVM_BACKEND,
 }

@@ -33,7 +33,7 @@ from families import FAMILIES, INT8_FAMILIES, family, int8_family
 from strategies import graph_and_inputs
 
 # The target each backend is tested through on this machine.
-CONFORMANCE_TARGETS = ["host"]
+CONFORMANCE_TARGETS = ["host", "tvm-cpu"]
 
 TOLERANCE = 1e-4
 ZOO = [n for n in zoo.names() if not zoo.MODELS[n].large]

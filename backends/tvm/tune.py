@@ -1,0 +1,24 @@
+"""MetaSchedule tuning, the `tune_trials` option: TVM's static-shape tuning pipeline (legalize, fuse, then at most
+`trials` measured candidates over all kernels) before the ordinary build, which keeps what tuning scheduled. The
+candidates are measured on the target itself, so a cuda target can only be tuned where its GPU is."""
+
+from __future__ import annotations
+
+import tempfile
+
+from edgelower.errors import TargetError
+
+
+def tune(module, target, trials: int, on_gpu: bool):
+    """`module` with its kernels scheduled by MetaSchedule (database in a temporary directory)."""
+    from tvm import relax
+
+    from edgelower.backends.tvm.cuda import gpu_available
+
+    if on_gpu and not gpu_available():
+        raise TargetError("tune_trials > 0 measures candidate kernels on the GPU, and this machine has none (no CUDA "
+                          "device or driver); tune where the GPU is, or compile with tune_trials=0 (dlight rules)")
+    with tempfile.TemporaryDirectory(prefix="edgelower-tune-") as work_dir:
+        pipeline = relax.pipeline.static_shape_tuning_pipeline(total_trials=trials, target=target, work_dir=work_dir,
+                                                               max_trials_per_task=trials)
+        return pipeline(module)
