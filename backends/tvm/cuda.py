@@ -149,7 +149,8 @@ def _run_nvcc(nvcc: str, source: str, arch: str, folder: Path) -> None:
         cmd = [nvcc, "-cubin", f"-arch={arch}", "--keep", "--keep-dir", str(work), "kernels.cu", "-o", "kernels.cubin"]
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BuildError(f"nvcc rejected the CUDA source for {arch}:\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+            raise BuildError(f"nvcc rejected the CUDA source for {arch}:\n$ {' '.join(cmd)}\n"
+                             f"{proc.stdout}{proc.stderr}")
         (work / "kernels.ptx").write_text(next(work.glob("*.ptx")).read_text())
         try:
             os.rename(work, folder)
