@@ -102,7 +102,8 @@ def cuda_source(executable) -> str:
 
 
 def kernel_names(source: str) -> list[str]:
-    return re.findall(r"__global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(", source)
+    """The __global__ functions of a CUDA source, each once (TVM declares them before defining them)."""
+    return sorted(set(re.findall(r"__global__ void (?:__launch_bounds__\(\d+\) )?(\w+)\(", source)))
 
 
 @dataclass(frozen=True)
