@@ -165,3 +165,16 @@ def test_cuda_without_a_gpu_builds_checks_and_refuses_to_run(target):
         pytest.skip("needs nvcc (the CUDA toolkit) on PATH to check the CUDA source")
     check = cm.artifact.nvcc
     assert check.arch == arch and check.cubin_bytes > 0 and check.kernels == len(kernel_names(source))
+
+
+def test_torch_compile_runs_regions_on_tvm_cpu_and_the_rest_in_eager():
+    """The Relax VM runs in this process, so an op edgelower lacks (an FFT) runs in eager between TVM regions."""
+    class Spectrum(torch.nn.Module):
+        def forward(self, x):
+            return torch.fft.rfft(torch.relu(x) * 2).abs() + 1
+
+    model, x = Spectrum(), torch.randn(2, 16)
+    fast = torch.compile(model, backend="edgelower", options={"target": "tvm-cpu"}, dynamic=False)
+    with pytest.warns(UserWarning, match=r"compiled 2 region\(s\)(.|\n)*_fft_r2c"):
+        got = fast(x)
+    torch.testing.assert_close(got, model(x), rtol=0, atol=1e-5)
