@@ -17,7 +17,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 MODELS = ("mlp", "lenet5", "ds-cnn", "resnet8", "transformer-block")
@@ -105,5 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

@@ -28,6 +28,7 @@ import numpy as np
 from edgelower.backends.tvm.rules import Rule
 from edgelower.ir.graph import DType, Node, Op, TensorType
 
+
 def wrapping(ctx, fn, operands, dtype: str):
     """fn(*operands) modulo 2^bits of `dtype`, computed in int64 (see the module docstring)."""
     if dtype == "int64":
