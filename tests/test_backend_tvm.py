@@ -178,3 +178,19 @@ def test_torch_compile_runs_regions_on_tvm_cpu_and_the_rest_in_eager():
     with pytest.warns(UserWarning, match=r"compiled 2 region\(s\)(.|\n)*_fft_r2c"):
         got = fast(x)
     torch.testing.assert_close(got, model(x), rtol=0, atol=1e-5)
+
+
+def test_tuning_refuses_what_it_cannot_do_here():
+    """MetaSchedule measures on the target: a cuda target without its GPU is refused; a missing package of the
+    search (psutil, xgboost) is named with the command that installs it."""
+    from edgelower.backends.tvm.tune import missing_tuning_packages
+
+    model, (x,) = edgelower.zoo.get("mlp")
+    if not _gpu_here():
+        with pytest.raises(TargetError, match="measures candidate kernels on the GPU, and this machine has none"):
+            edgelower.compile(model, (x,), target="cuda", tune_trials=4)
+    missing = missing_tuning_packages()
+    if not missing:
+        pytest.skip("psutil and xgboost are installed: tuning can run here")
+    with pytest.raises(TargetError, match=f"pip install {' '.join(missing)}, or compile with tune_trials=0"):
+        edgelower.compile(model, (x,), target="tvm-cpu", tune_trials=4)
