@@ -241,7 +241,7 @@ def cmd_targets(args) -> int:
     for t in TARGETS.values():
         kb = lambda n: "-" if n is None else f"{n // 1024} KiB"  # noqa: E731
         table.add_row(t.name, t.backend, t.core or "-", ",".join(sorted(t.features)), kb(t.sram_bytes),
-                      kb(t.flash_bytes), t.settings.runs_on, t.settings.needs, t.description)
+                      kb(t.flash_bytes), escape(t.settings.runs_on), escape(t.settings.needs), escape(t.description))
     out.print(table)
     return 0
 

@@ -18,6 +18,7 @@ from typing import Any
 from edgelower.backends.c.settings import CSettings, Machine
 from edgelower.backends.hls.settings import HlsSettings
 from edgelower.backends.mlir.settings import IreeSettings
+from edgelower.backends.tvm.settings import TvmSettings
 from edgelower.errors import TargetError
 
 KIB, MIB = 1024, 1024 * 1024
@@ -94,6 +95,13 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            "ST STM32H743 (TinyEngine's board), double-precision FPU; SRAM: its 512 KiB AXI SRAM"),
     _board("nrf52840", _M4, ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 256 * KIB, 1 * MIB,
            "Nordic nRF52840 (Arduino Nano 33 BLE), single-precision FPU"),
+    # Apache TVM (docs/tvm.md): Relax built by LLVM for this CPU, or by TVM's CUDA pipeline for an NVIDIA GPU.
+    Target("tvm-cpu", "this machine's CPU through Apache TVM (Relax, LLVM), run by the Relax VM", "tvm",
+           TvmSettings("llvm"), frozenset({"fpu"})),
+    Target("cuda", "NVIDIA GPU, Ampere (sm_80: A100), through Apache TVM's CUDA pipeline with dlight schedules",
+           "tvm", TvmSettings("cuda", "sm_80"), frozenset({"fpu", "dp4a"})),
+    Target("cuda-sm90", "NVIDIA GPU, Hopper (sm_90: H100, H200), through Apache TVM's CUDA pipeline with dlight "
+           "schedules", "tvm", TvmSettings("cuda", "sm_90"), frozenset({"fpu", "dp4a"})),
 )}
 
 # IREE (the MLIR backend, docs/mlir.md). iree-cpu is compiled for this CPU's features and runs on one thread, like

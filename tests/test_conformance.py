@@ -35,7 +35,7 @@ from strategies import graph_and_inputs
 # The target each backend is tested through on this machine; a "+" names a variant: the target with the compile
 # options in VARIANTS. The HLS backend runs in both architectures on its largest part, where every zoo model it
 # covers fits either way (on smaller parts some only fit io_stream: tests/test_backend_hls_project.py).
-CONFORMANCE_TARGETS = ["host", "iree-cpu", "alveo-u250", "alveo-u250+io_stream"]
+CONFORMANCE_TARGETS = ["host", "tvm-cpu", "iree-cpu", "alveo-u250", "alveo-u250+io_stream"]
 VARIANTS = {"alveo-u250+io_stream": ("alveo-u250", {"io_type": "io_stream"})}
 
 
@@ -45,6 +45,16 @@ def resolve(target: str) -> tuple[str, dict]:
 
 TOLERANCE = 1e-4
 ZOO = [n for n in zoo.names() if not zoo.MODELS[n].large]
+# The zoo models a target runs here when not all of ZOO: TVM's LLVM build of a whole int8 model takes 1.5 to 3 minutes
+# on two cores for the MobileNet-like ones (every model passes, measured), too long for CI; these cover dense, conv,
+# depthwise, residual, embedding and attention graphs.
+ZOO_SUBSETS = {"tvm-cpu": {"float": ("mlp", "lenet5", "ds-cnn", "two-tower", "embed-classifier", "resnet8", "vit-tiny"),
+                           "int8": ("mlp", "ds-cnn", "embed-classifier")}}
+
+
+def zoo_cases(kind: str) -> list[tuple[str, str]]:
+    return [(target, name) for target in CONFORMANCE_TARGETS for name in ZOO
+            if name in ZOO_SUBSETS.get(target, {}).get(kind, ZOO)]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -137,8 +147,7 @@ def _zoo_case(name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ZOO)
-@pytest.mark.parametrize("target", CONFORMANCE_TARGETS)
+@pytest.mark.parametrize(("target", "name"), zoo_cases("float"))
 def test_zoo_float(target, name):
     model, example, fresh = _zoo_case(name)
     graph = capture_module(model, example)
@@ -148,8 +157,7 @@ def test_zoo_float(target, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ZOO)
-@pytest.mark.parametrize("target", CONFORMANCE_TARGETS)
+@pytest.mark.parametrize(("target", "name"), zoo_cases("int8"))
 def test_zoo_int8(target, name):
     model, example, fresh = _zoo_case(name)
     torch.manual_seed(1)

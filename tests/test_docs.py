@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 # Pages whose code compiles whole models (seconds to a minute each); the others run in the fast lane.
-SLOW_PAGES = {"README.md", "cortex-m.md", "quantization.md", "torch-compile.md"}
+SLOW_PAGES = {"README.md", "cortex-m.md", "quantization.md", "torch-compile.md", "tvm.md"}
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -43,6 +43,11 @@ def requirement(page: str) -> str | None:
             import torchao  # noqa: F401
         except ImportError:
             return "needs torchao (pip install torchao) for the PT2E example"
+    if page == "tvm.md":
+        try:
+            import tvm  # noqa: F401
+        except ImportError:
+            return "needs Apache TVM: pip install 'edgelower[tvm]'"
     return None
 
 
