@@ -26,6 +26,8 @@ Scalar = Callable[[Any, Sequence[Any], Mapping[str, Any], DType], Any]
 F32, I32, I64, BOOL = DType.FLOAT32, DType.INT32, DType.INT64, DType.BOOL
 
 _PREDICATES = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
+# Float comparisons as torch makes them: ordered (False with a NaN), but != is True with a NaN.
+_FLOAT_PREDICATES = {"lt": "OLT", "le": "OLE", "gt": "OGT", "ge": "OGE", "eq": "OEQ", "ne": "UNE"}
 
 
 def _by_kind(float_op: str, int_op: str) -> Scalar:
@@ -141,6 +143,8 @@ def _trunc_div(E, xs, attrs, dtype):
 
 
 def _compare(E, xs, attrs, dtype):
+    if isinstance(xs[0].type, E.ir.FloatType):
+        return E.arith.cmpf(getattr(E.arith.CmpFPredicate, _FLOAT_PREDICATES[attrs["predicate"]]), *xs)
     return E.arith.cmpi(getattr(E.arith.CmpIPredicate, _PREDICATES[attrs["predicate"]]), *xs)
 
 

@@ -75,23 +75,23 @@ def upsample_nearest(E, node: Node):
 
 
 def gather(E, node: Node):
-    """out[i..., d] = table[index[i...], d]. An index outside the table is clamped into it (the interpreter refuses
-    one), so a bad index never reads outside the buffer."""
+    """numpy's take(table, indices, axis): out[i_<axis, j..., i_>axis] = table[i_<axis, indices[j...], i_>axis]. An
+    index outside the table is clamped into it (the interpreter refuses one), so a bad index never reads outside
+    the buffer."""
     table, indices = node.inputs
     out = E.types[node.output]
-    rows = E.shape(table)[0]
+    axis = node.attrs["axis"] % len(E.shape(table))
+    k = len(E.shape(indices))
+    rows = E.shape(table)[axis]
     a, idx = E.arith, E.ir.IndexType.get()
-    rank = len(out.shape)
-    d = E.dims(rank)
-    tv = E.value(table)
+    tv, iv = E.value(table), E.value(indices)
 
-    def body(i, _):
-        row = a.index_cast(idx, i)
+    def read(ix):
+        row = a.index_cast(idx, E.tensor.extract(iv, ix[axis:axis + k]))
         row = a.minsi(a.maxsi(row, a.constant(idx, 0)), a.constant(idx, rows - 1))
-        return E.tensor.extract(tv, [row, E.index(rank - 1)])
+        return tv, ix[:axis] + [row] + ix[axis + k:]
 
-    return E.generic([E.value(indices)], [E.empty(out.shape, out.dtype)], [d[:rank - 1], d], [E.PAR] * rank,
-                     body, rank)
+    return _gather_generic(E, out, read)
 
 
 RULES = {Op.RESHAPE: reshape, Op.PERMUTE: permute, Op.SLICE: slice_, Op.CONCAT: concat, Op.EXPAND: expand,

@@ -48,7 +48,7 @@ def _upsample_nearest(ctx, call):
 
 def _gather(ctx, call):
     table, indices = call.args
-    return ctx.R.take(table, indices, axis=0, mode="clip")
+    return ctx.R.take(table, indices, axis=call.attrs["axis"], mode="clip")
 
 
 RULES: dict[Op, Rule] = {
