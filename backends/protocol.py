@@ -47,6 +47,9 @@ class Backend:
     memory: MemoryFeatures | None = None          # schedule consumers: what the plan may share
     options_type: type | None = None              # backend-specific compile options (frozen dataclass)
     description: str = ""
+    # Whether `load` rebuilds an artifact from its emitted files alone, so compile_cache may keep and reload them
+    # (False: the artifact needs what emit held in memory, e.g. TVM's lowered module, to build).
+    reloads_from_files: bool = True
 
     def __post_init__(self):
         if self.consumes not in CONSUMES or self.integer_form not in INTEGER_FORMS:

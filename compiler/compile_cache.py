@@ -78,7 +78,8 @@ def _graph_digest(h, graph: Graph) -> None:
     for name, data in graph.constants.items():
         array = np.ascontiguousarray(data)
         h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        h.update(memoryview(array).cast("B"))
+        if array.size:  # memoryview cannot cast an empty array
+            h.update(memoryview(array).cast("B"))
 
 
 def request_key(backend, request) -> str:
@@ -96,7 +97,7 @@ def request_key(backend, request) -> str:
 
 def emit_cached(backend, request):
     """(artifact, True when it came from the cache)."""
-    if not enabled():
+    if not enabled() or not backend.reloads_from_files:
         return backend.emit(request), False
     from edgelower.runtime.loader import cache_root
 

@@ -73,9 +73,13 @@ def test_random_int8_graphs_give_the_interpreters_bytes(case):
     assert_same_bytes(graph, inputs)
 
 
-def test_every_op_has_a_relax_rule_or_an_integer_program():
-    missing = [op.name for op in Op if op not in RULES and op not in PROGRAMS]
-    assert not missing, f"ops the TVM lowering cannot express: {missing}"
+# Ops added by the op-coverage work after this backend, without a Relax rule yet: refused by name (below).
+NOT_YET = {"POW", "FLOOR", "CEIL", "ROUND", "TRUNC", "ADAPTIVE_MAX_POOL2D", "REDUCE_MIN", "ARGMAX", "ARGMIN"}
+
+
+def test_every_op_has_a_relax_rule_or_an_integer_program_or_is_refused_by_name():
+    missing = {op.name for op in Op if op not in RULES and op not in PROGRAMS}
+    assert missing == NOT_YET, f"ops the TVM lowering cannot express: {sorted(missing)}"
 
 
 def test_module_text_is_deterministic_and_names_the_weights():

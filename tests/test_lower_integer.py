@@ -105,10 +105,14 @@ def test_single_ops_match_float_on_the_grid(op_graph, seed):
 # Step functions move a whole unit when quantizing the input moves it across a step: no SQNR bound holds for them
 # on random data. They are exact on the int8 grid (test_single_ops_match_float_on_the_grid) instead.
 STEPS = frozenset({Op.FLOOR, Op.CEIL, Op.ROUND, Op.TRUNC})
+# Lookup tables of functions whose slope grows without bound (exp of large inputs, log / sqrt / rsqrt near zero,
+# pow): exact on the int8 grid too, but they magnify the input's quantization step by that slope, so after a
+# chain of ops no SQNR bound holds either (hypothesis found SUM -> DIV -> CLAMP -> EXP at 13.5 dB).
+STEEP = frozenset({Op.EXP, Op.LOG, Op.SQRT, Op.RSQRT, Op.POW})
 
 
 @PROPERTY
-@given(graphs(ops=INTEGER_OPS - STEPS, max_nodes=8), st.integers(0, 2 ** 16))
+@given(graphs(ops=INTEGER_OPS - STEPS - STEEP, max_nodes=8), st.integers(0, 2 ** 16))
 def test_random_graphs_stay_close_to_float(graph, seed):
     calibration = calibration_for(graph, 4, seed)
     try:

@@ -34,6 +34,10 @@ def test_affine_parameters_put_zero_on_the_grid_and_cover_the_range(a, b):
     if min(lo, 0) == max(hi, 0):
         return
     assert scale == float(np.float32((max(hi, 0.0) - min(lo, 0.0)) / 255))
+    # A range under 255 x float32's smallest normal number gets a subnormal scale, whose few significant bits
+    # cannot hold the range to one step (hypothesis found [0, 2.9e-42]); the checks above still hold for it.
+    if scale < np.finfo(np.float32).tiny:
+        return
     # zero is a code point; the represented range misses [lo, hi] by less than one step (TFLite's nudging)
     assert fake_quantize(np.zeros(1), q)[0] == 0.0
     represented = ((-128 - zp) * scale, (127 - zp) * scale)
@@ -110,7 +114,9 @@ def test_quantize_postcondition_on_random_graphs(graph, seed):
         p = producers.get(name)
         fused = p is not None and p.op in FUSES_INTO_REQUANTIZE and name not in q.outputs and \
             [u.op for u in users[name]] in ([op] for op in FUSABLE_ACTIVATIONS) and p.attrs.get("activation") is None
-        norm_parameter = is_parameter(q, name) and all(u.op is Op.LAYER_NORM for u in users[name])
+        # LayerNorm's weight and bias, and POW's exponent (folded into a table), stay float parameters.
+        norm_parameter = is_parameter(q, name) and all(
+            u.op is Op.LAYER_NORM or (u.op is Op.POW and u.inputs[1] == name) for u in users[name])
         assert (t.qparams is None) == (fused or norm_parameter), name
         if p is not None and p.op in FIXED_OUTPUT:
             assert t.qparams == FIXED_OUTPUT[p.op]

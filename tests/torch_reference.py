@@ -116,6 +116,20 @@ def _batch_norm(ins, attrs):
     return [F.batch_norm(x, mean, var, weight, bias, training=False, eps=attrs["eps"])]
 
 
+def _gather(ins, attrs):
+    """numpy's take(table, indices, axis): the indices' shape replaces the axis."""
+    table, idx = ins
+    axis = attrs["axis"] % table.ndim
+    picked = table.index_select(axis, idx.reshape(-1).long())
+    return [picked.reshape(table.shape[:axis] + idx.shape + table.shape[axis + 1:])]
+
+
+def _resize_bilinear(ins, attrs):
+    if attrs.get("scale") is not None:
+        raise ValueError("RESIZE_BILINEAR with an explicit scale has no torch reference here")
+    return [F.interpolate(ins[0], size=tuple(attrs["size"]), mode="bilinear", align_corners=attrs["align_corners"])]
+
+
 TORCH_OPS: dict[Op, TorchImpl] = {
     Op.CONV2D: _activated(_conv2d),
     Op.LINEAR: _activated(lambda ins, attrs: [F.linear(*ins)]),  # y = x @ W.T + b
@@ -153,7 +167,18 @@ TORCH_OPS: dict[Op, TorchImpl] = {
     Op.EXPAND: lambda ins, attrs: [ins[0].expand(attrs["shape"])],
     Op.PAD: _pad,
     Op.UPSAMPLE_NEAREST: lambda ins, attrs: [F.interpolate(ins[0], size=tuple(attrs["size"]), mode="nearest")],
-    Op.GATHER: lambda ins, attrs: [F.embedding(ins[1], ins[0])],  # (table, indices) -> table[indices]
+    Op.GATHER: _gather,
+    Op.POW: _one(torch.pow),
+    Op.FLOOR: _one(torch.floor),
+    Op.CEIL: _one(torch.ceil),
+    Op.TRUNC: _one(torch.trunc),
+    Op.ROUND: _one(torch.round),   # half to even
+    Op.WHERE: _one(torch.where),   # (condition, x, y)
+    Op.COMPARE: lambda ins, attrs: [getattr(torch, attrs["predicate"])(*ins)],   # torch.lt, le, gt, ge, eq, ne
+    Op.REDUCE_MIN: _reduction(torch.amin),
+    Op.ADAPTIVE_AVG_POOL2D: lambda ins, attrs: [F.adaptive_avg_pool2d(ins[0], tuple(attrs["size"]))],
+    Op.ADAPTIVE_MAX_POOL2D: lambda ins, attrs: [F.adaptive_max_pool2d(ins[0], tuple(attrs["size"]))],
+    Op.RESIZE_BILINEAR: _resize_bilinear,
     Op.SOFTMAX: lambda ins, attrs: [F.softmax(ins[0], dim=attrs["axis"])],
     Op.LOG_SOFTMAX: lambda ins, attrs: [F.log_softmax(ins[0], dim=attrs["axis"])],
     Op.LAYER_NORM: _layer_norm,

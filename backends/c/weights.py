@@ -78,7 +78,8 @@ def layout(symbol: str, values: Sequence[str], symbols: Mapping[str, str],
         slots.append(Slot(value, symbols[value], offset, t.nbytes, align))
         offset += t.nbytes
         blob_align = max(blob_align, align)
-    return Blob(symbol, tuple(slots), offset, blob_align)
+    # Constants that are all empty still make a blob of one byte: C has no empty struct or zero-length array.
+    return Blob(symbol, tuple(slots), max(offset, 1) if slots else 0, blob_align)
 
 
 def blob_bytes(blob: Blob, constants: Mapping[str, np.ndarray], types: Mapping[str, TensorType]) -> bytes:
@@ -86,7 +87,8 @@ def blob_bytes(blob: Blob, constants: Mapping[str, np.ndarray], types: Mapping[s
     out = bytearray(blob.size)
     for slot in blob.slots:
         data = np.ascontiguousarray(constants[slot.value], dtype=types[slot.value].dtype.numpy.newbyteorder("<"))
-        out[slot.offset:slot.offset + slot.nbytes] = memoryview(data).cast("B")
+        if data.size:  # an empty constant has no bytes (and memoryview cannot cast it)
+            out[slot.offset:slot.offset + slot.nbytes] = memoryview(data).cast("B")
     return bytes(out)
 
 

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from edgelower.backends.writer import CodeWriter
+from edgelower.ir.graph import DType
 
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
 
@@ -42,8 +43,8 @@ class RequantFields:
     per_channel: bool = False
     rq_input_offset: int = 0
     output_offset: int = 0
-    act_min: int = -128
-    act_max: int = 127
+    act_min: int = DType.INT8.min
+    act_max: int = DType.INT8.max
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ class BinaryConfig:
     output_multiplier: int = 0
     output_shift: int = 0
     output_offset: int = 0
-    act_min: int = -128
-    act_max: int = 127
+    act_min: int = DType.INT8.min
+    act_max: int = DType.INT8.max
     reuse_factor: int = 1
 
 
@@ -133,8 +134,8 @@ class UnaryConfig:
     """clamp (act_min, act_max) and table (a 256-entry ROM) over `count` elements."""
 
     count: int
-    act_min: int = -128
-    act_max: int = 127
+    act_min: int = DType.INT8.min
+    act_max: int = DType.INT8.max
     reuse_factor: int = 1
 
 

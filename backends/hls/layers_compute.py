@@ -164,8 +164,8 @@ def lookup(k: Context) -> LayerPlan:
     x = b.input("x", TensorType((256,), INT8, k.type(0).qparams))
     b.output(b.op(k.node.op, [x], dict(k.node.attrs)))
     graph = b.build()
-    values = run_graph(graph, [np.arange(-128, 128, dtype=np.int8)])[0]
-    table = k.rom("table", "el::rom8", values, f"{k.node.op.name.lower()} of x = -128 .. 127, by the interpreter")
+    values = run_graph(graph, [np.arange(INT8.min, INT8.max + 1, dtype=np.int8)])[0]
+    table = k.rom("table", "el::rom8", values, f"{k.node.op.name.lower()} of x = {INT8.min} .. {INT8.max}, by the interpreter")
     config = cfg.UnaryConfig(count=k.out.numel)
     return LayerPlan(k.node, (Call("el::table", config, (k.node.inputs[0], table, k.node.output)),),
                      Call("el::table_stream", config, (k.node.inputs[0], table, k.node.output)),

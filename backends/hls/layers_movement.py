@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from edgelower.ir.graph import Op
+from edgelower.ir.graph import DType, Op
 
 from edgelower.backends.hls import configs as cfg
 from edgelower.backends.hls.plan import (
@@ -60,7 +60,7 @@ def movement(k: Context) -> LayerPlan:
         tables = [[(j - before) * sx[d] if 0 <= j - before < x[d] else -1 for j in range(y[d])]
                   for d, (before, _) in enumerate(a["pads"])]
         fill = int(a["value"])
-        if fill != a["value"] or not -128 <= fill <= 127:
+        if fill != a["value"] or not DType.INT8.min <= fill <= DType.INT8.max:
             raise Refused(f"pads with {a['value']}, not an int8 value")
         calls = (_box(k, k.node.inputs[0], y, tables, sy, fill=fill),)
     elif op is Op.UPSAMPLE_NEAREST:

@@ -111,13 +111,18 @@ def _cast(E, xs, attrs, dtype):
 
 
 def _mul_high(E, xs, attrs, dtype):
-    """gemmlowp's SaturatingRoundingDoublingHighMul in int64: ab + nudge, divided by 2^(bits-1) toward zero."""
+    """gemmlowp's SaturatingRoundingDoublingHighMul in int64: ab + nudge, divided by 2^(bits-1) toward zero. The
+    division is a bias and an arithmetic shift: IREE rewrites a divsi it proves non-negative into divui, which its
+    SPIR-V i64 emulation cannot lower (iree-vulkan, "bitwidth emulation is not implemented yet on unsigned op")."""
     a, bits = E.arith, dtype.bits
     wide = [a.extsi(E.element(I64), x) for x in xs]
     ab = a.muli(*wide)
     nonnegative = a.cmpi(a.CmpIPredicate.sge, ab, _zero(E, I64))
     nudge = a.select(nonnegative, E.scalar(1 << (bits - 2), I64), E.scalar(1 - (1 << (bits - 2)), I64))
-    high = a.trunci(E.element(dtype), a.divsi(a.addi(ab, nudge), E.scalar(1 << (bits - 1), I64)))
+    total = a.addi(ab, nudge)
+    bias = a.select(a.cmpi(a.CmpIPredicate.slt, total, _zero(E, I64)), E.scalar((1 << (bits - 1)) - 1, I64),
+                    _zero(E, I64))
+    high = a.trunci(E.element(dtype), a.shrsi(a.addi(total, bias), E.scalar(bits - 1, I64)))
     lowest = E.scalar(dtype.min, dtype)
     both_min = a.andi(a.cmpi(a.CmpIPredicate.eq, xs[0], lowest), a.cmpi(a.CmpIPredicate.eq, xs[1], lowest))
     return a.select(both_min, E.scalar(dtype.max, dtype), high)

@@ -28,4 +28,5 @@ def _emit(request: EmitRequest) -> TvmArtifact:
 
 TVM_BACKEND = Backend(name="tvm", consumes="graph", integer_form="primitives", settings_type=TvmSettings,
                       unsupported=unsupported, emit=_emit, load=load_tvm, options_type=TvmOptions,
-                      description="Apache TVM: Relax built by LLVM (CPU) or CUDA (GPU), run by the Relax VM")
+                      description="Apache TVM: Relax built by LLVM (CPU) or CUDA (GPU), run by the Relax VM",
+                      reloads_from_files=False)  # a build needs the lowered module; its saved form is the library

@@ -68,7 +68,7 @@ class TableQ:
     def rsqrt(cls, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> "TableQ":
         """TFLM's int8 RSQRT (elementwise.cc RsqrtEvalQuantized): 1 / sqrt(x - zp_in) in gemmlowp fixed point
         (GetInvSqrtQuantizedMultiplierExp), rescaled by QuantizeMultiplier(1 / double(sqrtf(s_in) * s_out)). The
-        input equal to the zero point gives 127. TFLM refuses inputs below the zero point (the square root of a
+        input equal to the zero point gives the int8 maximum. TFLM refuses inputs below the zero point (the square root of a
         negative number); here they give the zero point, as QUANTIZE does a NaN."""
         product = np.float32(np.sqrt(np.float32(f32(input_scale)))) * np.float32(f32(output_scale))
         m, s = quantize_multiplier(1.0 / float(product))
