@@ -11,6 +11,7 @@ import torch
 pytest.importorskip("iree.compiler", reason="the MLIR backend needs pip install 'edgelower[mlir]'")
 
 from edgelower import zoo
+from edgelower.errors import BuildError
 from edgelower.backends.mlir.export import export_mlir, parse_and_verify
 from edgelower.backends.mlir.vmfb import compile_vmfb
 from edgelower.frontend.capture import capture_module
@@ -21,6 +22,9 @@ from edgelower.targets import get_target
 
 ZOO = [n for n in zoo.names() if not zoo.MODELS[n].large]
 GPU_TARGETS = ("iree-cuda", "iree-vulkan")
+# (model, form) -> the iree-vulkan failure expected: IREE rewrites a signed division it proves non-negative into an
+# unsigned one, which its SPIR-V int64 emulation cannot lower (I-BERT LayerNorm's TRUNC_DIV). docs/mlir.md.
+VULKAN_GAPS = {("vit-tiny", "int8"): "bitwidth emulation is not implemented yet on unsigned op"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -54,9 +58,15 @@ def test_zoo_model_exports_verified_mlir_and_compiles_for_gpus(name):
         assert export_mlir(graph) == text, f"{form} export is not deterministic"
         parse_and_verify(text)
         for target in GPU_TARGETS:
-            if target not in missing:
-                settings = get_target(target).settings
-                assert len(compile_vmfb(text, settings)) > 1000, (form, target)
+            if target in missing:
+                continue
+            settings = get_target(target).settings
+            gap = VULKAN_GAPS.get((name, form)) if target == "iree-vulkan" else None
+            if gap is not None:
+                with pytest.raises(BuildError, match=gap):
+                    compile_vmfb(text, settings)
+                continue
+            assert len(compile_vmfb(text, settings)) > 1000, (form, target)
     if missing:
         pytest.skip(f"the installed iree-compile has no {', '.join(get_target(t).settings.hal_backend for t in missing)}"
                     " target backend")

@@ -45,7 +45,8 @@ def affine_qparams(lo: float, hi: float) -> QParams:
         raise ValueError(f"cannot quantize the range [{lo}, {hi}]: calibration saw a non-finite value")
     if hi - lo <= 0.0:
         return QParams((1.0,), (0,))
-    scale = float32_scale((hi - lo) / (QMAX - QMIN))
+    # A range under 255 x 1.4e-45 rounds to a float32 scale of 0: the smallest positive one represents it.
+    scale = float32_scale((hi - lo) / (QMAX - QMIN)) or float(np.finfo(np.float32).smallest_subnormal)
     zero_point = QMIN - lo / scale
     zero_point = int(round_half_away(zero_point))
     return QParams((scale,), (min(max(zero_point, QMIN), QMAX),))
