@@ -67,7 +67,7 @@ def test_blob_places_every_constant_aligned_apart_and_exact(specs, seed):
         end = slot.offset + slot.nbytes
         got = np.frombuffer(data[slot.offset:end], types[slot.value].dtype.numpy)
         np.testing.assert_array_equal(got, constants[slot.value])
-    assert end == blob.size
+    assert end == blob.size or (end == 0 and blob.size == 1)  # all empty: one byte, C has no empty struct
     # The C form spells exactly these bytes, in rows of weights.ROW and a tail.
     text = blob.files("c", data)["m_weights.c"]
     spelled = bytes.fromhex("".join(re.findall(r"\\x([0-9a-f]{2})", text)))
